@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Scenarios;
+
+/// <summary>
+/// A failure mode the lab can switch on. One sealed subclass per scenario with a public parameterless
+/// constructor; <see cref="ScenarioRegistry"/> finds it by reflection. Instances are shared by all calls
+/// and activations, so keep per-activation state out of fields (use the activation or a keyed table).
+/// </summary>
+public abstract class Scenario
+{
+    public abstract ScenarioMeta Meta { get; }
+
+    /// <summary>
+    /// Will this call be perturbed? The default: the hook point is one of <see cref="ScenarioMeta.Targets"/>
+    /// and the activation's <see cref="TargetFilter"/> matches. Override to add the scenario's own decision
+    /// (a time window, a rate drawn from <see cref="HookContext.Random"/>): the runtime counts every call for
+    /// which this returns true as an injection, then calls <see cref="ApplyAsync"/>. The target's
+    /// percentage is drawn by the runtime after this returns true.
+    /// </summary>
+    public virtual bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
+        Meta.Targets.Contains(ctx.Point) && activation.Target.Matches(ctx);
+
+    /// <summary>Perturbs the real call: delay, throw, hold, or set one of the outcome fields of <paramref name="ctx"/>.</summary>
+    public virtual ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct) =>
+        ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Process scenarios: start workers in this process. Called once per activation (and again after a change,
+    /// following <see cref="OnDeactivatedAsync"/>) in every process whose identity the target includes.
+    /// </summary>
+    public virtual Task OnActivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct) =>
+        Task.CompletedTask;
+
+    /// <summary>Process scenarios: stop the workers and release everything they hold (memory, threads, files).</summary>
+    public virtual Task OnDeactivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct) =>
+        Task.CompletedTask;
+
+    /// <summary>
+    /// Checks that go beyond one parameter's schema (e.g. "jitter must not exceed delay"). Report problems
+    /// with <paramref name="errors"/>, keyed by the parameter name.
+    /// </summary>
+    public virtual void Validate(ScenarioActivation candidate, ResourceCaps caps, ValidationErrors errors)
+    {
+    }
+
+    public override string ToString() => Meta.Name;
+}
+
+/// <summary>What a process scenario gets to know about the process it runs in.</summary>
+public sealed record ScenarioProcessContext(ServiceIdentity Service, ResourceCaps Caps, TimeProvider Time, ILogger Logger);
+
+/// <summary>
+/// The exception an injected fault throws at grain, repository, cache and stream hooks. It names the
+/// scenario so a user can tell an injected cause from an emergent effect.
+/// </summary>
+[GenerateSerializer]
+public sealed class InjectedFaultException : Exception
+{
+    public InjectedFaultException()
+    {
+    }
+
+    public InjectedFaultException(string scenario, string message)
+        : base(message) => Scenario = scenario;
+
+    public InjectedFaultException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Name of the scenario that injected the fault.</summary>
+    [Id(0)]
+    public string Scenario { get; private set; } = "";
+}

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Lab.Scenarios;
+
+/// <summary>
+/// The lab's own telemetry: every injection tags the current span and counts in a metric, so a user can
+/// tell the injected cause from the emergent effect. Register <see cref="MeterName"/> and
+/// <see cref="ActivitySourceName"/> with OpenTelemetry.
+/// </summary>
+public static class ScenarioTelemetry
+{
+    public const string MeterName = "Lab.Scenarios";
+    public const string ActivitySourceName = "Lab.Scenarios";
+
+    /// <summary>Span attribute naming the scenario(s) that perturbed the span's operation.</summary>
+    public const string ScenarioTag = "lab.scenario";
+
+    /// <summary>Span event written at each injection; its tags carry the hook and the parameters.</summary>
+    public const string InjectedEvent = "lab.scenario.injected";
+
+    public static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+
+    private static readonly Meter Meter = new(MeterName);
+
+    private static readonly Counter<long> Injections = Meter.CreateCounter<long>(
+        "lab.scenario.injections", unit: "{injection}", description: "Calls perturbed by a scenario, by scenario, hook and service.");
+
+    private static readonly string[] HookNames = Enum.GetNames<HookPoint>();
+
+    static ScenarioTelemetry()
+    {
+        Meter.CreateObservableGauge(
+            "lab.scenario.active",
+            () => ScenarioRuntime.ActiveCount,
+            unit: "{scenario}",
+            description: "Scenarios active (not expired) in this process's current snapshot.");
+    }
+
+    internal static string HookName(HookPoint point) => HookNames[(int)point];
+
+    internal static void RecordInjection(HookContext ctx, ScenarioActivation activation)
+    {
+        var hook = HookName(ctx.Point);
+        Injections.Add(
+            1,
+            new KeyValuePair<string, object?>("scenario", activation.Name),
+            new KeyValuePair<string, object?>("hook", hook),
+            new KeyValuePair<string, object?>("service", ctx.Service.Name));
+
+        var activity = Activity.Current;
+        if (activity is null)
+        {
+            return;
+        }
+
+        var existing = activity.GetTagItem(ScenarioTag) as string;
+        activity.SetTag(ScenarioTag, existing is null || existing == activation.Name ? activation.Name : $"{existing},{activation.Name}");
+
+        var tags = new ActivityTagsCollection
+        {
+            [ScenarioTag] = activation.Name,
+            ["lab.scenario.hook"] = hook,
+            ["lab.scenario.service"] = ctx.Service.Name,
+            ["lab.scenario.version"] = activation.Version,
+        };
+        foreach (var (key, value) in activation.Parameters)
+        {
+            tags["lab.scenario.param." + key] = value;
+        }
+
+        activity.AddEvent(new ActivityEvent(InjectedEvent, tags: tags));
+    }
+}
