@@ -1,0 +1,47 @@
+namespace Lab.Contracts;
+
+[GenerateSerializer, Immutable, Alias("Lab.Product")]
+public sealed record Product(
+    [property: Id(0)] string Sku,
+    [property: Id(1)] string Name,
+    [property: Id(2)] string Category,
+    [property: Id(3)] decimal Price,
+    [property: Id(4)] string Description);
+
+[GenerateSerializer, Immutable, Alias("Lab.ProductSummary")]
+public sealed record ProductSummary(
+    [property: Id(0)] string Sku,
+    [property: Id(1)] string Name,
+    [property: Id(2)] string Category,
+    [property: Id(3)] decimal Price);
+
+[GenerateSerializer, Immutable, Alias("Lab.CatalogPage")]
+public sealed record CatalogPage(
+    [property: Id(0)] IReadOnlyList<ProductSummary> Items,
+    [property: Id(1)] int Page,
+    [property: Id(2)] int PageSize,
+    [property: Id(3)] int Total);
+
+[GenerateSerializer, Immutable, Alias("Lab.CatalogQuery")]
+public sealed record CatalogQuery(
+    [property: Id(0)] string? Text,
+    [property: Id(1)] string? Category,
+    [property: Id(2)] int Page,
+    [property: Id(3)] int PageSize);
+
+/// <summary>Search across the catalog; stateless, so Orleans spreads it over every silo.</summary>
+[Alias("Lab.ICatalogGrain")]
+public interface ICatalogGrain : IGrainWithIntegerKey
+{
+    [Alias("Search")]
+    Task<CatalogPage> SearchAsync(CatalogQuery query);
+}
+
+/// <summary>One product (key: SKU); holds it in the product cache.</summary>
+[Alias("Lab.IProductGrain")]
+public interface IProductGrain : IGrainWithStringKey
+{
+    /// <returns>The product, or null when the SKU does not exist.</returns>
+    [Alias("Get")]
+    Task<Product?> GetAsync();
+}

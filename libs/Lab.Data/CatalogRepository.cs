@@ -1,0 +1,50 @@
+using Dapper;
+using Lab.Contracts;
+
+namespace Lab.Data;
+
+public sealed class CatalogRepository(LabDb db)
+{
+    private static readonly DbOperation GetProduct = new("catalog.get-product", "products", "SELECT",
+        "SELECT sku, name, category, price_cents, description FROM products WHERE sku = @sku");
+
+    private static readonly DbOperation Search = new("catalog.search", "products", "SELECT",
+        """
+        SELECT sku, name, category, price_cents FROM products
+        WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category)
+        ORDER BY popularity_rank LIMIT @limit OFFSET @offset;
+        SELECT COUNT(*) FROM products
+        WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category);
+        """);
+
+    public Task<Product?> GetProductAsync(string sku, CancellationToken cancellationToken = default) =>
+        db.RunAsync(GetProduct, async connection =>
+        {
+            var row = await connection.QuerySingleOrDefaultAsync<ProductRow>(
+                new CommandDefinition(GetProduct.Statement, new { sku }, cancellationToken: cancellationToken));
+            return row is null ? null : new Product(row.sku, row.name, row.category, ShopKeys.FromCents(row.price_cents), row.description);
+        }, cancellationToken);
+
+    public Task<CatalogPage> SearchAsync(CatalogQuery query, CancellationToken cancellationToken = default) =>
+        db.RunAsync(Search, async connection =>
+        {
+            var parameters = new
+            {
+                text = string.IsNullOrWhiteSpace(query.Text) ? null : $"%{query.Text.Trim()}%",
+                category = string.IsNullOrWhiteSpace(query.Category) ? null : query.Category.Trim().ToLowerInvariant(),
+                limit = query.PageSize,
+                offset = (query.Page - 1) * query.PageSize,
+            };
+            await using var results = await connection.QueryMultipleAsync(
+                new CommandDefinition(Search.Statement, parameters, cancellationToken: cancellationToken));
+            var items = (await results.ReadAsync<SummaryRow>())
+                .Select(row => new ProductSummary(row.sku, row.name, row.category, ShopKeys.FromCents(row.price_cents)))
+                .ToList();
+            var total = await results.ReadSingleAsync<long>();
+            return new CatalogPage(items, query.Page, query.PageSize, (int)total);
+        }, cancellationToken);
+
+    private sealed record ProductRow(string sku, string name, string category, long price_cents, string description);
+
+    private sealed record SummaryRow(string sku, string name, string category, long price_cents);
+}

@@ -1,0 +1,107 @@
+using Dapper;
+using Lab.Contracts;
+
+namespace Lab.Data;
+
+/// <summary>Stock rows and reservations. Every change keeps available + reserved + sold = initial stock.</summary>
+public sealed class InventoryRepository(LabDb db)
+{
+    private static readonly DbOperation Load = new("inventory.load", "inventory", "SELECT",
+        """
+        SELECT sku, initial_stock, available, reserved, sold, version FROM inventory WHERE sku = @sku;
+        SELECT order_id, quantity, expires_at FROM reservations WHERE sku = @sku;
+        """);
+
+    private static readonly DbOperation Reserve = new("inventory.reserve", "inventory", "UPDATE",
+        """
+        UPDATE inventory SET available = available - @quantity, reserved = reserved + @quantity, version = version + 1
+        WHERE sku = @sku AND available >= @quantity;
+        INSERT INTO reservations (order_id, sku, quantity, expires_at) VALUES (@orderId, @sku, @quantity, @expiresAt);
+        """);
+
+    private static readonly DbOperation Commit = new("inventory.commit", "inventory", "UPDATE",
+        """
+        DELETE FROM reservations WHERE order_id = @orderId AND sku = @sku;
+        UPDATE inventory SET reserved = reserved - @quantity, sold = sold + @quantity, version = version + 1 WHERE sku = @sku;
+        """);
+
+    private static readonly DbOperation Release = new("inventory.release", "inventory", "UPDATE",
+        """
+        DELETE FROM reservations WHERE order_id = @orderId AND sku = @sku;
+        UPDATE inventory SET reserved = reserved - @quantity, available = available + @quantity, version = version + 1 WHERE sku = @sku;
+        """);
+
+    private static readonly DbOperation Return = new("inventory.return", "inventory", "UPDATE",
+        "UPDATE inventory SET sold = sold - @quantity, available = available + @quantity, version = version + 1 WHERE sku = @sku AND sold >= @quantity");
+
+    public Task<InventoryRecord?> LoadAsync(string sku, CancellationToken cancellationToken = default) =>
+        db.RunAsync(Load, async connection =>
+        {
+            await using var results = await connection.QueryMultipleAsync(
+                new CommandDefinition(Load.Statement, new { sku }, cancellationToken: cancellationToken));
+            var stock = await results.ReadSingleOrDefaultAsync<StockRow>();
+            var reservations = (await results.ReadAsync<ReservationRow>())
+                .Select(row => new ReservationRecord(Guid.Parse(row.order_id), (int)row.quantity, ShopKeys.FromUnixMs(row.expires_at)))
+                .ToList();
+            return stock is null
+                ? null
+                : new InventoryRecord(
+                    new StockLevel(stock.sku, (int)stock.initial_stock, (int)stock.available, (int)stock.reserved, (int)stock.sold),
+                    reservations);
+        }, cancellationToken);
+
+    /// <returns>False when the row no longer had the stock (nothing was written).</returns>
+    public Task<bool> ReserveAsync(string sku, ReservationRecord reservation, CancellationToken cancellationToken = default) =>
+        db.InTransactionAsync(Reserve, async (connection, transaction) =>
+        {
+            // Two statements, one transaction: the guard on available makes the insert conditional.
+            var updated = await connection.ExecuteAsync(new CommandDefinition(Reserve.Parts[0],
+                new { sku, quantity = reservation.Quantity }, transaction, cancellationToken: cancellationToken));
+            if (updated == 0)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return false;
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(Reserve.Parts[1],
+                new { orderId = reservation.OrderId.ToString(), sku, quantity = reservation.Quantity, expiresAt = ShopKeys.ToUnixMs(reservation.ExpiresAt) },
+                transaction, cancellationToken: cancellationToken));
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> ReturnAsync(string sku, int quantity, CancellationToken cancellationToken = default) =>
+        db.RunAsync(Return, async connection => await connection.ExecuteAsync(
+            new CommandDefinition(Return.Statement, new { sku, quantity }, cancellationToken: cancellationToken)) == 1, cancellationToken);
+
+    public Task<bool> CommitAsync(string sku, ReservationRecord reservation, CancellationToken cancellationToken = default) =>
+        MoveReservationAsync(Commit, sku, reservation, cancellationToken);
+
+    public Task<bool> ReleaseAsync(string sku, ReservationRecord reservation, CancellationToken cancellationToken = default) =>
+        MoveReservationAsync(Release, sku, reservation, cancellationToken);
+
+    /// <summary>Deletes the reservation and moves its units; does nothing if the reservation is already gone.</summary>
+    private Task<bool> MoveReservationAsync(DbOperation operation, string sku, ReservationRecord reservation, CancellationToken cancellationToken)
+    {
+        return db.InTransactionAsync(operation, async (connection, transaction) =>
+        {
+            var parameters = new { orderId = reservation.OrderId.ToString(), sku, quantity = reservation.Quantity };
+            var deleted = await connection.ExecuteAsync(new CommandDefinition(operation.Parts[0], parameters, transaction, cancellationToken: cancellationToken));
+            if (deleted == 0)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return false;
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(operation.Parts[1], parameters, transaction, cancellationToken: cancellationToken));
+            return true;
+        }, cancellationToken);
+    }
+
+    private sealed record StockRow(string sku, long initial_stock, long available, long reserved, long sold, long version);
+
+    private sealed record ReservationRow(string order_id, long quantity, long expires_at);
+}
+
+public sealed record ReservationRecord(Guid OrderId, int Quantity, DateTimeOffset ExpiresAt);
+
+public sealed record InventoryRecord(StockLevel Stock, IReadOnlyList<ReservationRecord> Reservations);

@@ -1,0 +1,184 @@
+using System.Collections;
+using System.Data.Common;
+using System.Diagnostics;
+using Lab.ServiceDefaults;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Lab.Data;
+
+/// <summary>
+/// The one place a database connection is opened. Every repository call passes through
+/// <see cref="RunAsync{T}"/>: it queues for a connection from a bounded pool, makes the database span
+/// (the SQLite driver emits none), counts the call, and is where scenarios hook the repository layer.
+/// </summary>
+public sealed class LabDb : IDisposable
+{
+    private static long s_waiting;
+    private static long s_inUse;
+
+    private readonly DatabaseOptions _options;
+    private readonly SemaphoreSlim _pool;
+    private readonly string _connectionString;
+    private readonly string _databaseName;
+
+    public LabDb(IOptions<DatabaseOptions> options)
+    {
+        _options = options.Value;
+        var builder = new SqliteConnectionStringBuilder(_options.ConnectionString)
+        {
+            DefaultTimeout = _options.BusyTimeoutSeconds,
+            Pooling = true,
+        };
+        _connectionString = builder.ConnectionString;
+        _databaseName = Path.GetFileNameWithoutExtension(builder.DataSource);
+        EnsureDirectory(builder.DataSource);
+        _pool = new SemaphoreSlim(_options.MaxConnections, _options.MaxConnections);
+    }
+
+    static LabDb()
+    {
+        LabTelemetry.Meter.CreateObservableGauge("lab.db.pool.waiting", () => Interlocked.Read(ref s_waiting), "{caller}",
+            "Callers queued for a database connection.");
+        LabTelemetry.Meter.CreateObservableGauge("lab.db.pool.in_use", () => Interlocked.Read(ref s_inUse), "{connection}",
+            "Database connections held right now.");
+    }
+
+    public DatabaseOptions Options => _options;
+
+    /// <summary>Runs <paramref name="work"/> on an open connection as one traced, counted database call.</summary>
+    public async Task<T> RunAsync<T>(DbOperation operation, Func<DbConnection, Task<T>> work, CancellationToken cancellationToken = default)
+    {
+        using var activity = StartActivity(operation);
+        var started = Stopwatch.GetTimestamp();
+        var route = Activity.Current?.GetBaggageItem(LabTelemetry.RouteBaggageKey);
+        try
+        {
+            await AcquireConnectionSlotAsync(activity, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref s_inUse);
+            try
+            {
+                await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+                var result = await work(connection).ConfigureAwait(false);
+                activity?.SetTag("db.response.returned_rows", CountRows(result));
+                return result;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref s_inUse);
+                _pool.Release();
+            }
+        }
+        catch (Exception ex)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity?.SetTag("error.type", ex.GetType().FullName);
+            activity?.AddException(ex);
+            throw;
+        }
+        finally
+        {
+            var tags = new TagList { { "db.operation", operation.Name }, { "lab.route", route ?? "" } };
+            LabTelemetry.DbCalls.Add(1, tags);
+            LabTelemetry.DbCallDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> inside one write transaction (SQLite: BEGIN IMMEDIATE).</summary>
+    public Task<T> InTransactionAsync<T>(DbOperation operation, Func<DbConnection, DbTransaction, Task<T>> work,
+        CancellationToken cancellationToken = default) =>
+        RunAsync(operation, async connection =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var result = await work(connection, transaction).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return result;
+        }, cancellationToken);
+
+    /// <summary>A connection outside the pipeline, for schema set-up and bulk seeding only.</summary>
+    public async Task<DbConnection> OpenUntracedAsync(CancellationToken cancellationToken = default) =>
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+
+    private Activity? StartActivity(DbOperation operation)
+    {
+        var activity = LabTelemetry.Source.StartActivity(operation.SpanName, ActivityKind.Client);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("db.system.name", "sqlite");
+            activity.SetTag("db.system", "sqlite");
+            activity.SetTag("db.namespace", _databaseName);
+            activity.SetTag("db.operation.name", operation.Verb);
+            activity.SetTag("db.collection.name", operation.Collection);
+            activity.SetTag("db.query.text", operation.Statement);
+            activity.SetTag("lab.db.operation", operation.Name);
+        }
+
+        return activity;
+    }
+
+    private async Task AcquireConnectionSlotAsync(Activity? activity, CancellationToken cancellationToken)
+    {
+        if (_pool.Wait(0, CancellationToken.None))
+        {
+            return;
+        }
+
+        // The pool is exhausted: the wait is part of the call's latency and must show in its span.
+        Interlocked.Increment(ref s_waiting);
+        var waitStarted = Stopwatch.GetTimestamp();
+        try
+        {
+            if (!await _pool.WaitAsync(_options.ConnectionWaitTimeout, cancellationToken).ConfigureAwait(false))
+            {
+                throw new DbPoolTimeoutException(_options.MaxConnections, _options.ConnectionWaitTimeout);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref s_waiting);
+            activity?.AddEvent(new ActivityEvent("db.pool.wait", tags: new ActivityTagsCollection
+            {
+                ["lab.db.pool.wait_ms"] = Stopwatch.GetElapsedTime(waitStarted).TotalMilliseconds,
+            }));
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var pragma = connection.CreateCommand();
+        // Per connection: wait for the write lock instead of failing at once; WAL makes NORMAL sync safe.
+        pragma.CommandText = $"PRAGMA busy_timeout = {_options.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    private static long CountRows<T>(T result) => result switch
+    {
+        null => 0,
+        int affected => affected,
+        ICollection collection => collection.Count,
+        _ => 1,
+    };
+
+    private static void EnsureDirectory(string dataSource)
+    {
+        if (string.IsNullOrEmpty(dataSource) || dataSource == ":memory:" || dataSource.StartsWith("file:", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(dataSource));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+    }
+
+    public void Dispose() => _pool.Dispose();
+}
+
+/// <summary>Thrown when no database connection became free within the configured wait.</summary>
+public sealed class DbPoolTimeoutException(int poolSize, TimeSpan waited)
+    : TimeoutException($"No database connection became free within {waited.TotalSeconds:0.###} s (pool of {poolSize}).");

@@ -1,0 +1,165 @@
+using Lab.Contracts;
+using Lab.Data;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Lab.Grains;
+
+/// <summary>
+/// The single writer of one SKU's stock. Reservations hold units for an order and expire after
+/// <see cref="ShopOptions.ReservationTtl"/>; every change keeps available + reserved + sold = initial stock.
+/// </summary>
+public sealed class InventoryGrain(
+    InventoryRepository inventory, IOptions<ShopOptions> options, TimeProvider time, ILogger<InventoryGrain> logger)
+    : Grain, IInventoryGrain
+{
+    private readonly Dictionary<Guid, ReservationRecord> _reservations = [];
+    private StockLevel? _stock;
+    private IGrainTimer? _sweep;
+
+    private string Sku => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var record = await inventory.LoadAsync(Sku, cancellationToken);
+        if (record is null)
+        {
+            return;
+        }
+
+        _stock = record.Stock;
+        foreach (var reservation in record.Reservations)
+        {
+            _reservations[reservation.OrderId] = reservation;
+        }
+
+        var interval = options.Value.ReservationSweepInterval;
+        _sweep = this.RegisterGrainTimer(ReleaseExpiredAsync, interval, interval);
+    }
+
+    public Task<StockLevel?> GetStockAsync() => Task.FromResult(_stock);
+
+    public async Task<ReservationResult> ReserveAsync(Guid orderId, int quantity)
+    {
+        if (_stock is null)
+        {
+            return new ReservationResult(ReservationOutcome.UnknownSku, 0);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(quantity, 1);
+        if (_reservations.ContainsKey(orderId))
+        {
+            return new ReservationResult(ReservationOutcome.AlreadyReserved, _stock.Available);
+        }
+
+        await ReleaseExpiredAsync(CancellationToken.None);
+        if (_stock.Available < quantity)
+        {
+            return new ReservationResult(ReservationOutcome.OutOfStock, _stock.Available);
+        }
+
+        var reservation = new ReservationRecord(orderId, quantity, time.GetUtcNow() + options.Value.ReservationTtl);
+        if (!await inventory.ReserveAsync(Sku, reservation))
+        {
+            // The row disagrees with memory: reload rather than trust either.
+            await ReloadAsync();
+            return new ReservationResult(ReservationOutcome.OutOfStock, _stock.Available);
+        }
+
+        _reservations[orderId] = reservation;
+        _stock = _stock with { Available = _stock.Available - quantity, Reserved = _stock.Reserved + quantity };
+        return new ReservationResult(ReservationOutcome.Reserved, _stock.Available);
+    }
+
+    public async Task<CommitOutcome> CommitAsync(Guid orderId)
+    {
+        await ReleaseExpiredAsync(CancellationToken.None);
+        if (_stock is null || !_reservations.Remove(orderId, out var reservation))
+        {
+            return CommitOutcome.NotReserved;
+        }
+
+        if (!await inventory.CommitAsync(Sku, reservation))
+        {
+            await ReloadAsync();
+            return CommitOutcome.NotReserved;
+        }
+
+        _stock = _stock with { Reserved = _stock.Reserved - reservation.Quantity, Sold = _stock.Sold + reservation.Quantity };
+        return CommitOutcome.Committed;
+    }
+
+    public async Task ReturnAsync(Guid orderId, int quantity)
+    {
+        if (_stock is null)
+        {
+            return;
+        }
+
+        logger.LogInformation("Returning {Quantity} x {Sku} of cancelled order {OrderId}", quantity, Sku, orderId);
+        if (await inventory.ReturnAsync(Sku, quantity))
+        {
+            _stock = _stock with { Sold = _stock.Sold - quantity, Available = _stock.Available + quantity };
+        }
+        else
+        {
+            await ReloadAsync();
+        }
+    }
+
+    public async Task<bool> ReleaseAsync(Guid orderId)
+    {
+        if (_stock is null || !_reservations.Remove(orderId, out var reservation))
+        {
+            return false;
+        }
+
+        await ReleaseReservationAsync(reservation);
+        return true;
+    }
+
+    private async Task ReleaseExpiredAsync(CancellationToken cancellationToken)
+    {
+        if (_reservations.Count == 0)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        foreach (var expired in _reservations.Values.Where(r => r.ExpiresAt <= now).ToList())
+        {
+            _reservations.Remove(expired.OrderId);
+            logger.LogInformation("Reservation of {Quantity} x {Sku} for order {OrderId} expired", expired.Quantity, Sku, expired.OrderId);
+            await ReleaseReservationAsync(expired);
+        }
+    }
+
+    private async Task ReleaseReservationAsync(ReservationRecord reservation)
+    {
+        if (await inventory.ReleaseAsync(Sku, reservation))
+        {
+            _stock = _stock! with { Reserved = _stock.Reserved - reservation.Quantity, Available = _stock.Available + reservation.Quantity };
+        }
+        else
+        {
+            await ReloadAsync();
+        }
+    }
+
+    private async Task ReloadAsync()
+    {
+        var record = await inventory.LoadAsync(Sku);
+        _stock = record?.Stock;
+        _reservations.Clear();
+        foreach (var reservation in record?.Reservations ?? [])
+        {
+            _reservations[reservation.OrderId] = reservation;
+        }
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _sweep?.Dispose();
+        return Task.CompletedTask;
+    }
+}

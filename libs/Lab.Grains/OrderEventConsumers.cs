@@ -1,0 +1,101 @@
+using System.Diagnostics.Metrics;
+using Lab.Contracts;
+using Lab.Data;
+using Lab.ServiceDefaults;
+using Microsoft.Extensions.Logging;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+
+namespace Lab.Grains;
+
+/// <summary>
+/// Builds the order-status read model from the order's events, applying each as it arrives.
+/// Events that arrive out of sequence are counted, so a reordering on the stream is visible.
+/// </summary>
+[ImplicitStreamSubscription(OrderStreams.EventsNamespace)]
+public sealed class OrderProjectionGrain(ProjectionRepository projections, ILogger<OrderProjectionGrain> logger)
+    : Grain, IOrderProjectionGrain, IStreamSubscriptionObserver, IAsyncObserver<OrderEvent>
+{
+    private static readonly Counter<long> OutOfOrder = LabTelemetry.Meter.CreateCounter<long>(
+        "lab.projection.out_of_order", "{event}", "Order events that reached the projection out of sequence.");
+
+    private OrderStatusView? _view;
+    private bool _loaded;
+
+    public async Task<OrderStatusView?> GetAsync()
+    {
+        await LoadAsync();
+        return _view;
+    }
+
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
+        handleFactory.Create<OrderEvent>().ResumeAsync(this);
+
+    public async Task OnNextAsync(OrderEvent item, StreamSequenceToken? token = null)
+    {
+        await LoadAsync();
+        var expected = (_view?.LastSequence ?? 0) + 1;
+        if (item.Sequence != expected)
+        {
+            OutOfOrder.Add(1, new KeyValuePair<string, object?>("kind", item.Kind.ToString()));
+            logger.LogWarning("Order {OrderId}: event {Kind} #{Sequence} arrived, expected #{Expected}",
+                item.OrderId, item.Kind, item.Sequence, expected);
+        }
+
+        _view = new OrderStatusView(item.OrderId, ToStatus(item.Kind), item.Sequence, (_view?.EventsApplied ?? 0) + 1, item.Timestamp);
+        await projections.SaveViewAsync(_view);
+    }
+
+    public Task OnCompletedAsync() => Task.CompletedTask;
+
+    public Task OnErrorAsync(Exception ex)
+    {
+        logger.LogError(ex, "Order event stream failed for {OrderId}", this.GetPrimaryKey());
+        return Task.CompletedTask;
+    }
+
+    private async Task LoadAsync()
+    {
+        if (!_loaded)
+        {
+            _view = await projections.GetViewAsync(this.GetPrimaryKey());
+            _loaded = true;
+        }
+    }
+
+    private static OrderStatus ToStatus(OrderEventKind kind) => kind switch
+    {
+        OrderEventKind.Placed => OrderStatus.Placed,
+        OrderEventKind.StockReserved => OrderStatus.StockReserved,
+        OrderEventKind.PaymentCaptured => OrderStatus.PaymentCaptured,
+        OrderEventKind.Confirmed => OrderStatus.Confirmed,
+        OrderEventKind.Shipped => OrderStatus.Shipped,
+        _ => OrderStatus.Cancelled,
+    };
+}
+
+/// <summary>Ships an order once it is confirmed: records the shipment, then tells the order.</summary>
+[ImplicitStreamSubscription(OrderStreams.EventsNamespace)]
+public sealed class ShippingGrain(ProjectionRepository projections, TimeProvider time)
+    : Grain, IShippingGrain, IStreamSubscriptionObserver, IAsyncObserver<OrderEvent>
+{
+    public Task<string?> GetShipmentIdAsync() => projections.GetShipmentIdAsync(this.GetPrimaryKey());
+
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
+        handleFactory.Create<OrderEvent>().ResumeAsync(this);
+
+    public async Task OnNextAsync(OrderEvent item, StreamSequenceToken? token = null)
+    {
+        if (item.Kind != OrderEventKind.Confirmed)
+        {
+            return;
+        }
+
+        var shipmentId = await projections.InsertShipmentAsync(item.OrderId, $"SHP-{item.OrderId:N}"[..16], time.GetUtcNow());
+        await GrainFactory.GetGrain<IOrderGrain>(item.OrderId).MarkShippedAsync(shipmentId);
+    }
+
+    public Task OnCompletedAsync() => Task.CompletedTask;
+
+    public Task OnErrorAsync(Exception ex) => Task.CompletedTask;
+}

@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using Lab.Contracts;
+using Lab.Data;
+using Lab.ServiceDefaults;
+using Microsoft.Extensions.Logging;
+using Orleans.Streams;
+
+namespace Lab.Grains;
+
+/// <summary>
+/// The order saga: reserve every line, charge the payment provider, commit the stock, confirm.
+/// On any failure it compensates (release reservations, return committed stock, refund) and cancels.
+/// Each step is written to the order row and published on the order's event stream with the next sequence number.
+/// </summary>
+public sealed class OrderGrain(
+    OrderRepository orders, PaymentsClient payments, TimeProvider time, ILogger<OrderGrain> logger) : Grain, IOrderGrain
+{
+    private Order? _order;
+    private long _sequence;
+    private IAsyncStream<OrderEvent>? _events;
+
+    private Guid OrderId => this.GetPrimaryKey();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _events = this.GetStreamProvider(OrderStreams.Provider)
+            .GetStream<OrderEvent>(StreamId.Create(OrderStreams.EventsNamespace, OrderId));
+        var stored = await orders.GetAsync(OrderId, cancellationToken);
+        if (stored is not null)
+        {
+            _order = stored.Order;
+            _sequence = stored.LastSequence;
+        }
+    }
+
+    public Task<Order?> GetAsync() => Task.FromResult(_order);
+
+    public async Task<CheckoutResult> PlaceAsync(int customerId, IReadOnlyList<OrderLine> lines)
+    {
+        if (_order is not null)
+        {
+            // Placing the same order again (a retried checkout) returns what happened the first time.
+            return Result(_order);
+        }
+
+        if (lines.Count == 0)
+        {
+            return new CheckoutResult(null, CheckoutFailure.EmptyCart, "The order has no lines.");
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var now = time.GetUtcNow();
+        var total = lines.Sum(line => line.UnitPrice * line.Quantity);
+        _order = new Order(OrderId, customerId, OrderStatus.Placed, total, lines, null, null, now, now);
+        _sequence = 1;
+        await orders.InsertAsync(_order, _sequence);
+        await PublishAsync(OrderEventKind.Placed, null);
+
+        var result = await RunSagaAsync();
+        var outcome = result.Order?.Status == OrderStatus.Confirmed ? "confirmed" : "cancelled";
+        LabTelemetry.CheckoutDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+        if (outcome == "confirmed")
+        {
+            LabTelemetry.OrdersPlaced.Add(1);
+        }
+        else
+        {
+            LabTelemetry.OrdersFailed.Add(1, new KeyValuePair<string, object?>("reason", result.Failure.ToString()));
+        }
+
+        return result;
+    }
+
+    private async Task<CheckoutResult> RunSagaAsync()
+    {
+        var order = _order!;
+        // Lines are reserved in SKU order, the one lock order every saga shares.
+        var lines = order.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal).ToList();
+        var reserved = new List<OrderLine>(lines.Count);
+        foreach (var line in lines)
+        {
+            var reservation = await Inventory(line.Sku).ReserveAsync(OrderId, line.Quantity);
+            if (reservation.Outcome is not (ReservationOutcome.Reserved or ReservationOutcome.AlreadyReserved))
+            {
+                await ReleaseAsync(reserved);
+                return await CancelAsync(CheckoutFailure.OutOfStock, $"{line.Sku}: {reservation.Outcome} (available {reservation.Available})");
+            }
+
+            reserved.Add(line);
+        }
+
+        await AdvanceAsync(OrderStatus.StockReserved, OrderEventKind.StockReserved);
+
+        var charge = await payments.ChargeAsync(OrderId, order.Total);
+        if (!charge.Succeeded)
+        {
+            await ReleaseAsync(reserved);
+            return await CancelAsync(CheckoutFailure.PaymentFailed, charge.Error);
+        }
+
+        _order = _order! with { PaymentId = charge.Charge!.ChargeId };
+        await AdvanceAsync(OrderStatus.PaymentCaptured, OrderEventKind.PaymentCaptured);
+
+        var committed = new List<OrderLine>(lines.Count);
+        foreach (var line in lines)
+        {
+            if (await Inventory(line.Sku).CommitAsync(OrderId) is CommitOutcome.NotReserved)
+            {
+                // The reservation expired while the saga ran: undo everything and refund.
+                foreach (var done in committed)
+                {
+                    await Inventory(done.Sku).ReturnAsync(OrderId, done.Quantity);
+                }
+
+                await ReleaseAsync(lines.Except(committed).ToList());
+                var refund = await payments.RefundAsync(charge.Charge.ChargeId);
+                return await CancelAsync(CheckoutFailure.OutOfStock,
+                    $"{line.Sku}: reservation expired before commit; refund {(refund.Succeeded ? "done" : $"failed: {refund.Error}")}");
+            }
+
+            committed.Add(line);
+        }
+
+        await AdvanceAsync(OrderStatus.Confirmed, OrderEventKind.Confirmed);
+        return Result(_order!);
+    }
+
+    public async Task MarkShippedAsync(string shipmentId)
+    {
+        if (_order is not { Status: OrderStatus.Confirmed })
+        {
+            return;
+        }
+
+        await AdvanceAsync(OrderStatus.Shipped, OrderEventKind.Shipped, shipmentId);
+    }
+
+    private IInventoryGrain Inventory(string sku) => GrainFactory.GetGrain<IInventoryGrain>(sku);
+
+    private async Task ReleaseAsync(IEnumerable<OrderLine> lines)
+    {
+        foreach (var line in lines)
+        {
+            await Inventory(line.Sku).ReleaseAsync(OrderId);
+        }
+    }
+
+    private async Task<CheckoutResult> CancelAsync(CheckoutFailure failure, string? detail)
+    {
+        logger.LogWarning("Order {OrderId} cancelled: {Failure} {Detail}", OrderId, failure, detail);
+        _order = _order! with { FailureReason = $"{failure}: {detail}" };
+        await AdvanceAsync(OrderStatus.Cancelled, OrderEventKind.Cancelled, detail);
+        return new CheckoutResult(_order, failure, detail);
+    }
+
+    private async Task AdvanceAsync(OrderStatus status, OrderEventKind kind, string? detail = null)
+    {
+        _order = _order! with { Status = status, UpdatedAt = time.GetUtcNow() };
+        _sequence++;
+        await orders.UpdateStatusAsync(_order, _sequence);
+        await PublishAsync(kind, detail);
+    }
+
+    private Task PublishAsync(OrderEventKind kind, string? detail) =>
+        _events!.OnNextAsync(new OrderEvent(Guid.NewGuid(), OrderId, _sequence, kind, time.GetUtcNow(), _order!.CustomerId, _order.Total, detail));
+
+    private static CheckoutResult Result(Order order) => order.Status switch
+    {
+        OrderStatus.Cancelled when order.FailureReason?.StartsWith(nameof(CheckoutFailure.PaymentFailed), StringComparison.Ordinal) == true
+            => new CheckoutResult(order, CheckoutFailure.PaymentFailed, order.FailureReason),
+        OrderStatus.Cancelled => new CheckoutResult(order, CheckoutFailure.OutOfStock, order.FailureReason),
+        _ => new CheckoutResult(order, CheckoutFailure.None, null),
+    };
+}

@@ -1,0 +1,58 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace Lab.Grains;
+
+public sealed record ChargeRequest(Guid OrderId, decimal Amount, string Currency);
+
+public sealed record Charge(string ChargeId, Guid OrderId, decimal Amount, string Currency, string Status, DateTimeOffset CreatedAt);
+
+/// <summary>The outcome of a call to the payment provider, success or the reason it failed.</summary>
+public sealed record PaymentResult(Charge? Charge, string? Error)
+{
+    public bool Succeeded => Charge is not null;
+}
+
+/// <summary>The shop's client of the payment provider (named HttpClient "payments").</summary>
+public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptions> options)
+{
+    public const string HttpClientName = "payments";
+
+    /// <summary>Charges an order once: the order id is the idempotency key, so a retry never charges twice.</summary>
+    public async Task<PaymentResult> ChargeAsync(Guid orderId, decimal amount, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/charges")
+        {
+            Content = JsonContent.Create(new ChargeRequest(orderId, amount, options.Value.Currency)),
+        };
+        request.Headers.Add("Idempotency-Key", $"order-{orderId}");
+        return await SendAsync(request, cancellationToken);
+    }
+
+    public async Task<PaymentResult> RefundAsync(string chargeId, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"api/charges/{Uri.EscapeDataString(chargeId)}/refund");
+        return await SendAsync(request, cancellationToken);
+    }
+
+    private async Task<PaymentResult> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.SendAsync(request, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return new PaymentResult(await response.Content.ReadFromJsonAsync<Charge>(cancellationToken), null);
+            }
+
+            return new PaymentResult(null, $"payments answered {(int)response.StatusCode} {Describe(response.StatusCode)}");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return new PaymentResult(null, $"payments unreachable: {ex.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    private static string Describe(HttpStatusCode code) => code.ToString();
+}

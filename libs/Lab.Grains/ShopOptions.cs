@@ -1,0 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Lab.Grains;
+
+/// <summary>Knobs of the shop's grains.</summary>
+public sealed class ShopOptions
+{
+    public const string Section = "Shop";
+
+    /// <summary>How long reserved stock is held for an order before it returns to the shelf.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ReservationTtl { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a product stays in the product cache before it is loaded again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ProductCacheTtl { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often an inventory grain with open reservations looks for expired ones.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan ReservationSweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Where the payment provider is and how long the shop waits for it.</summary>
+public sealed class PaymentsClientOptions
+{
+    public const string Section = "Payments";
+
+    [Required, Url]
+    public string BaseUrl { get; set; } = "http://127.0.0.1:5200";
+
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:05:00")]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    [Required, StringLength(3, MinimumLength = 3)]
+    public string Currency { get; set; } = "EUR";
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.ServiceDefaults;
+
+/// <summary>
+/// Turns every exception that reaches the edge into problem details: malformed input into a 400 that says
+/// what was wrong and where, timeouts into 504, anything else into a 500 without a stack trace.
+/// </summary>
+internal sealed class LabExceptionHandler(IProblemDetailsService problems, ILogger<LabExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, title, detail) = exception switch
+        {
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),
+            TimeoutException timeout => (StatusCodes.Status504GatewayTimeout, "Timed out", timeout.Message),
+            OperationCanceledException when context.RequestAborted.IsCancellationRequested =>
+                (StatusCodes.Status499ClientClosedRequest, "Client closed request", "The client gave up before the answer."),
+            _ => (StatusCodes.Status500InternalServerError, "Internal error", $"{exception.GetType().Name}: {exception.Message}"),
+        };
+
+        if (status >= 500)
+        {
+            logger.LogError(exception, "Request {Method} {Path} failed", context.Request.Method, context.Request.Path);
+        }
+
+        context.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            Exception = exception,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+        });
+    }
+
+    private static string Describe(BadHttpRequestException bad) => bad.InnerException switch
+    {
+        JsonException json when json.Path is { Length: > 0 } => $"{bad.Message} The JSON is invalid at '{json.Path}': {FirstLine(json.Message)}",
+        JsonException json => $"{bad.Message} {FirstLine(json.Message)}",
+        _ => bad.Message,
+    };
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}
+
+public static class ProblemDetailsHandling
+{
+    /// <summary>Problem details for exceptions and for bare error status codes (404 from routing, 405, 415...).</summary>
+    public static WebApplication UseLabProblemDetails(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    public static IResult Validation(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] },
+            title: $"Invalid {field}", detail: message);
+
+    public static IResult NotFound(string what, string detail) =>
+        TypedResults.Problem(title: $"{what} not found", detail: detail, statusCode: StatusCodes.Status404NotFound);
+}

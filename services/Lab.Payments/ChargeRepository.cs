@@ -1,0 +1,97 @@
+using Dapper;
+using Lab.Data;
+
+namespace Lab.Payments;
+
+public sealed record Charge(string ChargeId, Guid OrderId, decimal Amount, string Currency, string Status, DateTimeOffset CreatedAt);
+
+/// <summary>The outcome of a charge request: the stored charge and whether this request created it.</summary>
+public sealed record ChargeOutcome(Charge Charge, bool Created, bool SameRequest);
+
+/// <summary>The payment provider's own database of charges.</summary>
+public sealed class ChargeRepository(LabDb db)
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS charges (
+            charge_id TEXT PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            request_fingerprint TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            amount_cents INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            refunded_at INTEGER NULL);
+        CREATE INDEX IF NOT EXISTS ix_charges_order ON charges (order_id);
+        """;
+
+    private const string Columns = "charge_id, idempotency_key, request_fingerprint, order_id, amount_cents, currency, status, created_at";
+
+    private static readonly DbOperation Create = new("payments.charge", "charges", "INSERT",
+        $"""
+        INSERT INTO charges ({Columns}) VALUES (@chargeId, @key, @fingerprint, @orderId, @amountCents, @currency, 'captured', @createdAt)
+        ON CONFLICT (idempotency_key) DO NOTHING;
+        SELECT {Columns} FROM charges WHERE idempotency_key = @key
+        """);
+
+    private static readonly DbOperation Get = new("payments.get", "charges", "SELECT",
+        $"SELECT {Columns} FROM charges WHERE charge_id = @chargeId");
+
+    private static readonly DbOperation ByOrder = new("payments.by-order", "charges", "SELECT",
+        $"SELECT {Columns} FROM charges WHERE order_id = @orderId ORDER BY created_at");
+
+    private static readonly DbOperation Refund = new("payments.refund", "charges", "UPDATE",
+        $"""
+        UPDATE charges SET status = 'refunded', refunded_at = @now WHERE charge_id = @chargeId AND status = 'captured';
+        SELECT {Columns} FROM charges WHERE charge_id = @chargeId
+        """);
+
+    public async Task InitializeAsync()
+    {
+        await using var connection = await db.OpenUntracedAsync();
+        await connection.ExecuteAsync("PRAGMA journal_mode = WAL;");
+        await connection.ExecuteAsync(Schema);
+    }
+
+    /// <summary>Creates the charge unless the idempotency key was seen; then returns the first charge made with it.</summary>
+    public Task<ChargeOutcome> ChargeAsync(string idempotencyKey, Guid orderId, decimal amount, string currency, DateTimeOffset now) =>
+        db.InTransactionAsync(Create, async (connection, transaction) =>
+        {
+            var fingerprint = $"{orderId}:{ShopKeys.ToCents(amount)}:{currency}";
+            var inserted = await connection.ExecuteAsync(Create.Parts[0], new
+            {
+                chargeId = $"ch_{Guid.NewGuid():N}",
+                key = idempotencyKey,
+                fingerprint,
+                orderId = orderId.ToString(),
+                amountCents = ShopKeys.ToCents(amount),
+                currency,
+                createdAt = ShopKeys.ToUnixMs(now),
+            }, transaction);
+            var row = await connection.QuerySingleAsync<ChargeRow>(Create.Parts[1], new { key = idempotencyKey }, transaction);
+            return new ChargeOutcome(row.ToCharge(), inserted == 1, row.request_fingerprint == fingerprint);
+        });
+
+    public Task<Charge?> GetAsync(string chargeId) =>
+        db.RunAsync(Get, async connection =>
+            (await connection.QuerySingleOrDefaultAsync<ChargeRow>(Get.Statement, new { chargeId }))?.ToCharge());
+
+    public Task<List<Charge>> GetByOrderAsync(Guid orderId) =>
+        db.RunAsync(ByOrder, async connection =>
+            (await connection.QueryAsync<ChargeRow>(ByOrder.Statement, new { orderId = orderId.ToString() })).Select(row => row.ToCharge()).ToList());
+
+    /// <returns>The charge after the refund (refunding twice changes nothing), or null when it does not exist.</returns>
+    public Task<Charge?> RefundAsync(string chargeId, DateTimeOffset now) =>
+        db.InTransactionAsync(Refund, async (connection, transaction) =>
+        {
+            await connection.ExecuteAsync(Refund.Parts[0], new { chargeId, now = ShopKeys.ToUnixMs(now) }, transaction);
+            return (await connection.QuerySingleOrDefaultAsync<ChargeRow>(Refund.Parts[1], new { chargeId }, transaction))?.ToCharge();
+        });
+
+    private sealed record ChargeRow(string charge_id, string idempotency_key, string request_fingerprint, string order_id,
+        long amount_cents, string currency, string status, long created_at)
+    {
+        public Charge ToCharge() => new(charge_id, Guid.Parse(order_id), ShopKeys.FromCents(amount_cents), currency, status,
+            ShopKeys.FromUnixMs(created_at));
+    }
+}

@@ -1,0 +1,83 @@
+using System.Text.RegularExpressions;
+using Lab.ServiceDefaults;
+
+namespace Lab.Payments;
+
+public sealed record CreateChargeRequest(Guid OrderId, decimal Amount, string? Currency);
+
+public static partial class ChargesApi
+{
+    public const string IdempotencyHeader = "Idempotency-Key";
+    private const int MaxIdempotencyKeyLength = 200;
+    private const decimal MaxAmount = 1_000_000m;
+
+    public static RouteGroupBuilder MapChargesApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/charges").WithTags("Charges");
+        group.MapPost("/", CreateAsync).WithName("CreateCharge");
+        group.MapGet("/{chargeId}", GetAsync).WithName("GetCharge");
+        group.MapGet("/", ListByOrderAsync).WithName("ListChargesOfOrder");
+        group.MapPost("/{chargeId}/refund", RefundAsync).WithName("RefundCharge");
+        return group;
+    }
+
+    /// <summary>Charges once per idempotency key: a repeated key returns the first charge (200), never a second one.</summary>
+    private static async Task<IResult> CreateAsync(HttpRequest request, CreateChargeRequest? body, ChargeRepository charges, TimeProvider time)
+    {
+        var key = request.Headers[IdempotencyHeader].ToString();
+        if (string.IsNullOrWhiteSpace(key) || key.Length > MaxIdempotencyKeyLength)
+        {
+            return ProblemDetailsHandling.Validation(IdempotencyHeader,
+                $"The {IdempotencyHeader} header is required (1 to {MaxIdempotencyKeyLength} characters).");
+        }
+
+        if (body is null)
+        {
+            return ProblemDetailsHandling.Validation("body", "A JSON body {orderId, amount, currency} is required.");
+        }
+
+        if (body.OrderId == Guid.Empty)
+        {
+            return ProblemDetailsHandling.Validation("orderId", "orderId must be a non-empty GUID.");
+        }
+
+        if (body.Amount <= 0 || body.Amount > MaxAmount || decimal.Round(body.Amount, 2) != body.Amount)
+        {
+            return ProblemDetailsHandling.Validation("amount", $"amount must be more than 0 and at most {MaxAmount}, in cents precision.");
+        }
+
+        if (body.Currency is null || !CurrencyCode().IsMatch(body.Currency))
+        {
+            return ProblemDetailsHandling.Validation("currency", "currency must be a three-letter ISO code such as EUR.");
+        }
+
+        var outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, time.GetUtcNow());
+        if (!outcome.SameRequest)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency key reused",
+                detail: $"{IdempotencyHeader} '{key}' was first used for a different charge ({outcome.Charge.ChargeId}).");
+        }
+
+        return outcome.Created
+            ? TypedResults.Created($"/api/charges/{outcome.Charge.ChargeId}", outcome.Charge)
+            : TypedResults.Ok(outcome.Charge);
+    }
+
+    private static async Task<IResult> GetAsync(string chargeId, ChargeRepository charges) =>
+        await charges.GetAsync(chargeId) is { } charge
+            ? TypedResults.Ok(charge)
+            : ProblemDetailsHandling.NotFound("Charge", $"No charge '{chargeId}'.");
+
+    private static async Task<IResult> ListByOrderAsync(string? orderId, ChargeRepository charges) =>
+        Guid.TryParse(orderId, out var id)
+            ? TypedResults.Ok(await charges.GetByOrderAsync(id))
+            : ProblemDetailsHandling.Validation("orderId", "The query parameter orderId must be a GUID.");
+
+    private static async Task<IResult> RefundAsync(string chargeId, ChargeRepository charges, TimeProvider time) =>
+        await charges.RefundAsync(chargeId, time.GetUtcNow()) is { } charge
+            ? TypedResults.Ok(charge)
+            : ProblemDetailsHandling.NotFound("Charge", $"No charge '{chargeId}'.");
+
+    [GeneratedRegex("^[A-Z]{3}$")]
+    private static partial Regex CurrencyCode();
+}

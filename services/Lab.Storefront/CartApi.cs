@@ -1,0 +1,110 @@
+using Lab.Contracts;
+using Lab.ServiceDefaults;
+
+namespace Lab.Storefront;
+
+public sealed record AddCartItemRequest(string? Sku, int? Quantity);
+
+public static class CartApi
+{
+    public static IEndpointRouteBuilder MapCartApi(this IEndpointRouteBuilder app)
+    {
+        var carts = app.MapGroup("/api/carts/{customerId}").WithTags("Cart");
+        carts.MapGet("/", GetAsync).WithName("GetCart");
+        carts.MapPost("/items", AddItemAsync).WithName("AddCartItem");
+        carts.MapDelete("/items/{sku}", RemoveItemAsync).WithName("RemoveCartItem");
+        carts.MapPost("/checkout", CheckoutAsync).WithName("Checkout");
+        return app;
+    }
+
+    private static async Task<IResult> GetAsync(IGrainFactory grains, int customerId)
+    {
+        if (!ShopInput.IsValidCustomerId(customerId))
+        {
+            return ProblemDetailsHandling.Validation("customerId", ShopInput.CustomerRule);
+        }
+
+        return await grains.GetGrain<ICartGrain>(customerId).GetAsync() is { } cart ? TypedResults.Ok(cart) : UnknownCustomer(customerId);
+    }
+
+    private static async Task<IResult> AddItemAsync(IGrainFactory grains, int customerId, AddCartItemRequest? body)
+    {
+        if (!ShopInput.IsValidCustomerId(customerId))
+        {
+            return ProblemDetailsHandling.Validation("customerId", ShopInput.CustomerRule);
+        }
+
+        if (body is null)
+        {
+            return ProblemDetailsHandling.Validation("body", "A JSON body {sku, quantity} is required.");
+        }
+
+        if (!ShopInput.IsValidSku(body.Sku))
+        {
+            return ProblemDetailsHandling.Validation("sku", ShopInput.SkuRule);
+        }
+
+        if (body.Quantity is not { } quantity || quantity < 1 || quantity > ShopLimits.MaxQuantityPerLine)
+        {
+            return ProblemDetailsHandling.Validation("quantity", $"quantity must be between 1 and {ShopLimits.MaxQuantityPerLine}.");
+        }
+
+        var change = await grains.GetGrain<ICartGrain>(customerId).AddItemAsync(body.Sku!, quantity);
+        return change.Outcome switch
+        {
+            CartChangeOutcome.Changed => TypedResults.Ok(change.Cart),
+            CartChangeOutcome.UnknownCustomer => UnknownCustomer(customerId),
+            CartChangeOutcome.UnknownSku => ProblemDetailsHandling.NotFound("Product", $"No product with SKU '{body.Sku}'."),
+            _ => ProblemDetailsHandling.Validation("quantity",
+                $"A cart holds at most {ShopLimits.MaxQuantityPerLine} of one SKU and {ShopLimits.MaxCartLines} lines."),
+        };
+    }
+
+    private static async Task<IResult> RemoveItemAsync(IGrainFactory grains, int customerId, string sku)
+    {
+        if (!ShopInput.IsValidCustomerId(customerId))
+        {
+            return ProblemDetailsHandling.Validation("customerId", ShopInput.CustomerRule);
+        }
+
+        if (!ShopInput.IsValidSku(sku))
+        {
+            return ProblemDetailsHandling.Validation("sku", ShopInput.SkuRule);
+        }
+
+        var change = await grains.GetGrain<ICartGrain>(customerId).RemoveItemAsync(sku);
+        return change.Outcome switch
+        {
+            CartChangeOutcome.Changed => TypedResults.Ok(change.Cart),
+            CartChangeOutcome.UnknownCustomer => UnknownCustomer(customerId),
+            _ => ProblemDetailsHandling.NotFound("Cart line", $"The cart has no line for SKU '{sku}'."),
+        };
+    }
+
+    /// <summary>Runs the order saga; 201 with the confirmed order, or a problem saying why it was cancelled.</summary>
+    private static async Task<IResult> CheckoutAsync(IGrainFactory grains, int customerId)
+    {
+        if (!ShopInput.IsValidCustomerId(customerId))
+        {
+            return ProblemDetailsHandling.Validation("customerId", ShopInput.CustomerRule);
+        }
+
+        var result = await grains.GetGrain<ICartGrain>(customerId).CheckoutAsync();
+        return result.Failure switch
+        {
+            CheckoutFailure.None => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),
+            CheckoutFailure.UnknownCustomer => UnknownCustomer(customerId),
+            CheckoutFailure.EmptyCart => TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Empty cart",
+                detail: "The cart is empty; add an item before checking out."),
+            CheckoutFailure.OutOfStock => OrderProblem(StatusCodes.Status409Conflict, "Out of stock", result),
+            _ => OrderProblem(StatusCodes.Status502BadGateway, "Payment failed", result),
+        };
+    }
+
+    private static IResult OrderProblem(int status, string title, CheckoutResult result) =>
+        TypedResults.Problem(statusCode: status, title: title, detail: result.Detail,
+            extensions: new Dictionary<string, object?> { ["orderId"] = result.Order?.OrderId, ["orderStatus"] = result.Order?.Status.ToString() });
+
+    private static IResult UnknownCustomer(int customerId) =>
+        ProblemDetailsHandling.NotFound("Customer", $"No customer {customerId}.");
+}

@@ -1,0 +1,50 @@
+using Lab.Contracts;
+using Lab.ServiceDefaults;
+
+namespace Lab.Storefront;
+
+public static class CatalogApi
+{
+    public static IEndpointRouteBuilder MapCatalogApi(this IEndpointRouteBuilder app)
+    {
+        var catalog = app.MapGroup("/api/catalog").WithTags("Catalog");
+        catalog.MapGet("/search", SearchAsync).WithName("SearchCatalog");
+
+        var products = app.MapGroup("/api/products").WithTags("Catalog");
+        products.MapGet("/{sku}", GetProductAsync).WithName("GetProduct");
+        return app;
+    }
+
+    private static async Task<IResult> SearchAsync(IGrainFactory grains, string? q, string? category, int? page, int? pageSize)
+    {
+        if (q is { Length: > ShopLimits.MaxSearchTextLength })
+        {
+            return ProblemDetailsHandling.Validation("q", $"q must be at most {ShopLimits.MaxSearchTextLength} characters.");
+        }
+
+        if (page is < 1 or > 100_000)
+        {
+            return ProblemDetailsHandling.Validation("page", "page must be between 1 and 100000.");
+        }
+
+        if (pageSize is < 1 or > ShopLimits.MaxPageSize)
+        {
+            return ProblemDetailsHandling.Validation("pageSize", $"pageSize must be between 1 and {ShopLimits.MaxPageSize}.");
+        }
+
+        var query = new CatalogQuery(q, category, page ?? 1, pageSize ?? 20);
+        return TypedResults.Ok(await grains.GetGrain<ICatalogGrain>(0).SearchAsync(query));
+    }
+
+    private static async Task<IResult> GetProductAsync(IGrainFactory grains, string sku)
+    {
+        if (!ShopInput.IsValidSku(sku))
+        {
+            return ProblemDetailsHandling.Validation("sku", ShopInput.SkuRule);
+        }
+
+        return await grains.GetGrain<IProductGrain>(sku).GetAsync() is { } product
+            ? TypedResults.Ok(product)
+            : ProblemDetailsHandling.NotFound("Product", $"No product with SKU '{sku}'.");
+    }
+}
