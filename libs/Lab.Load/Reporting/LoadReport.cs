@@ -75,7 +75,7 @@ public sealed record LoadReport
 /// <param name="MaxInFlight">Most journeys at once (open) or users (closed); also the connection limit.</param>
 public sealed record ModelReport(string Kind, double? StartRate, double? EndRate, int? Users, double? ThinkMs, int MaxInFlight);
 
-public sealed record LatencyReport(double P50, double P90, double P99, double P999, double Max, double Mean);
+public sealed record LatencyReport(double P50, double P90, double P95, double P99, double P999, double Max, double Mean);
 
 /// <param name="Count">Completed (requests, or journeys for a journey's own figures).</param>
 /// <param name="Rate">Per second of the run (or of the phase).</param>
