@@ -1,0 +1,96 @@
+using System.Runtime.InteropServices;
+using Spectre.Console;
+
+namespace Lab.Cli.Launch;
+
+/// <summary>Runs a lab for the length of a command: starts it, shows where everything is, stops it on Ctrl+C or SIGTERM.</summary>
+public static class LabSession
+{
+    public static async Task<int> RunAsync(LabTopology topology, Func<RunningLab, CancellationToken, Task<int>> body,
+        bool waitForStop, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+        RunningLab? lab = null;
+        try
+        {
+            lab = await AnsiConsole.Status().StartAsync("Starting the lab...", async status =>
+                await LabLauncher.StartAsync(topology, message => status.Status($"Starting the lab: {message}..."), stop.Token));
+            PrintUrls(lab);
+            var exitCode = await body(lab, stop.Token);
+            if (waitForStop && !stop.IsCancellationRequested)
+            {
+                AnsiConsole.MarkupLine("[grey]The lab keeps running. Press Ctrl+C to stop it.[/]");
+                await WaitUntilStoppedOrCrashedAsync(lab, stop.Token);
+            }
+
+            return exitCode;
+        }
+        catch (LaunchException ex)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return 2;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 130;
+        }
+        finally
+        {
+            if (lab is not null)
+            {
+                AnsiConsole.MarkupLine("[grey]Stopping the lab...[/]");
+                await lab.DisposeAsync();
+                AnsiConsole.MarkupLine("[grey]Stopped; no lab process is left running.[/]");
+            }
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    public static void PrintUrls(RunningLab lab)
+    {
+        var topology = lab.Topology;
+        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]The lab is up[/] ([grey]{lab.StartupTime.TotalSeconds:0.0} s[/])");
+        table.AddColumn("What");
+        table.AddColumn("URL");
+        table.AddRow("Shop API (storefront)", topology.StorefrontUrl + "/api/catalog/search?q=lamp");
+        table.AddRow("OpenAPI document", topology.StorefrontUrl + "/openapi/v1.json");
+        table.AddRow("Payments API", topology.PaymentsUrl + "/openapi/v1.json");
+        table.AddRow("Orleans dashboard", topology.SiloUrl(1) + "/dashboard");
+        table.AddRow("Aspire dashboard (traces, metrics, logs)", lab.TelemetryViewerUrl ?? "[grey]not running[/]");
+        table.AddRow("Prometheus metrics", $"{topology.StorefrontUrl}/metrics, {topology.SiloUrl(1)}/metrics, {topology.PaymentsUrl}/metrics");
+        table.AddRow("Logs and data", Markup.Escape(lab.DataDirectory));
+        AnsiConsole.Write(table);
+        foreach (var note in lab.Notes)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] {note}");
+        }
+    }
+
+    private static async Task WaitUntilStoppedOrCrashedAsync(RunningLab lab, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            if (lab.FirstExited() is { } crashed)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{crashed.Name} exited (code {crashed.ExitCode}); see {crashed.LogPath}[/]");
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stop);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.CommandLine;
+
+namespace Lab.Cli.Launch;
+
+/// <summary>The options every command that starts a lab shares (ports, data directory, viewer).</summary>
+public sealed class TopologyOptions
+{
+    private static readonly LabTopology Defaults = new();
+
+    private readonly Option<int> _storefrontPort = Port("--storefront-port", "Storefront HTTP port (shop API and /lab control API)", Defaults.StorefrontPort);
+    private readonly Option<int> _paymentsPort = Port("--payments-port", "Payments HTTP port", Defaults.PaymentsPort);
+    private readonly Option<int> _siloHttpPort = Port("--silo-http-port", "HTTP port of silo 1 (health, metrics, Orleans dashboard); silo n uses +n-1", Defaults.SiloHttpPort);
+    private readonly Option<int> _siloPort = Port("--silo-port", "Cluster port of silo 1; silo n uses +n-1", Defaults.SiloPort);
+    private readonly Option<int> _gatewayPort = Port("--gateway-port", "Client gateway port of silo 1; silo n uses +n-1", Defaults.GatewayPort);
+    private readonly Option<int> _dashboardPort = Port("--dashboard-port", "Aspire dashboard UI port", Defaults.DashboardPort);
+    private readonly Option<int> _otlpPort = Port("--otlp-port", "OTLP/gRPC port of the telemetry viewer (OTLP/HTTP uses +1)", Defaults.OtlpGrpcPort);
+    private readonly Option<int> _silos = new("--silos") { Description = "Number of silos in the cluster (1-5)", DefaultValueFactory = _ => Defaults.Silos };
+    private readonly Option<string> _dataDirectory = new("--data-dir") { Description = "Directory for databases, logs and the control token", DefaultValueFactory = _ => Defaults.DataDirectory };
+    private readonly Option<bool> _noViewer = new("--no-dashboard") { Description = "Do not start the Aspire dashboard" };
+
+    public TopologyOptions()
+    {
+        _silos.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 5)
+            {
+                result.AddError("--silos must be between 1 and 5.");
+            }
+        });
+    }
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _storefrontPort, _paymentsPort, _siloHttpPort, _siloPort, _gatewayPort, _dashboardPort, _otlpPort, _silos, _dataDirectory, _noViewer })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    public LabTopology Read(ParseResult result) => new()
+    {
+        StorefrontPort = result.GetValue(_storefrontPort),
+        PaymentsPort = result.GetValue(_paymentsPort),
+        SiloHttpPort = result.GetValue(_siloHttpPort),
+        SiloPort = result.GetValue(_siloPort),
+        GatewayPort = result.GetValue(_gatewayPort),
+        DashboardPort = result.GetValue(_dashboardPort),
+        OtlpGrpcPort = result.GetValue(_otlpPort),
+        OtlpHttpPort = result.GetValue(_otlpPort) + 1,
+        Silos = result.GetValue(_silos),
+        DataDirectory = result.GetValue(_dataDirectory)!,
+        TelemetryViewer = !result.GetValue(_noViewer),
+    };
+
+    private static Option<int> Port(string name, string description, int defaultValue)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 65535)
+            {
+                result.AddError($"{name} must be a port number between 1 and 65535.");
+            }
+        });
+        return option;
+    }
+}

@@ -1,0 +1,3 @@
+using Lab.Cli;
+
+return await LabCommands.CreateRoot().Parse(args).InvokeAsync();
