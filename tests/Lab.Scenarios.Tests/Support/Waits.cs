@@ -21,6 +21,23 @@ public static class Waits
         return watch.Elapsed;
     }
 
+    /// <summary>Polls the async <paramref name="condition"/> every 20 ms until true; fails after <paramref name="timeout"/>.</summary>
+    public static async Task<TimeSpan> UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (watch.Elapsed > timeout)
+            {
+                Assert.Fail($"Timed out after {timeout.TotalSeconds:0.#}s waiting for {what}.");
+            }
+
+            await Task.Delay(20);
+        }
+
+        return watch.Elapsed;
+    }
+
     public static async Task<TimeSpan> TimeAsync(Func<Task> action)
     {
         var watch = Stopwatch.StartNew();
