@@ -177,7 +177,8 @@ public sealed record RequestRecordReport(
     string? AspireUrl,
     string? JaegerUrl);
 
-public sealed record ThresholdResultReport(string Expression, string Scope, double Actual, string ActualText, bool Passed);
+/// <param name="Actual">Null when the scope had no data (which fails the threshold).</param>
+public sealed record ThresholdResultReport(string Expression, string Scope, double? Actual, string ActualText, bool Passed);
 
 /// <summary>Link templates with "{traceId}" to be replaced.</summary>
 public sealed record TraceLinksReport(string? Aspire, string? Jaeger)

@@ -134,7 +134,7 @@ internal static class ReportBuilder
 
         if (stats is null || stats.Count == 0)
         {
-            return new ThresholdResultReport(threshold.Expression, scope, double.NaN, "no data", false);
+            return new ThresholdResultReport(threshold.Expression, scope, null, "no data", false);
         }
 
         double? actual = threshold.Metric switch
@@ -151,7 +151,7 @@ internal static class ReportBuilder
         };
         return actual is { } value
             ? new ThresholdResultReport(threshold.Expression, scope, value, threshold.FormatValue(value), threshold.IsMetBy(value))
-            : new ThresholdResultReport(threshold.Expression, scope, double.NaN, "no data", false);
+            : new ThresholdResultReport(threshold.Expression, scope, null, "no data", false);
     }
 
     private static List<JourneyReport> Journeys(RunOutcome run, int[] phases, double seconds)
