@@ -17,7 +17,7 @@ public sealed record JourneyMix
 
     public IReadOnlyList<JourneyWeight> Weights { get; }
 
-    public static JourneyMix Default { get; } = Presets["default"];
+    public static JourneyMix Default => Presets["default"];
 
     /// <summary>Named mixes for <c>--preset</c>.</summary>
     public static IReadOnlyDictionary<string, JourneyMix> Presets => PresetTable.Value;

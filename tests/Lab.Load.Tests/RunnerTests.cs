@@ -1,0 +1,225 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Lab.Load.Control;
+using Lab.Load.Engine;
+using Lab.Load.Journeys;
+using Lab.Load.Plan;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Lab.Load.Tests;
+
+/// <summary>Runs that time things share the machine badly, so they go one at a time.</summary>
+[CollectionDefinition("load runs", DisableParallelization = true)]
+public sealed class LoadRunsCollection;
+
+[Collection("load runs")]
+public sealed partial class RunnerTests
+{
+    private static LoadPlan Plan(Uri target, LoadModel model, TimeSpan duration, string mix = "get=1") => new()
+    {
+        Target = target,
+        Model = model,
+        Duration = duration,
+        Mix = JourneyMix.Parse(mix, JourneyCatalog.Shop.Names),
+        Seed = 42,
+        DrainTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    [Fact]
+    public async Task Latency_is_measured_from_the_planned_start_not_the_send()
+    {
+        var serverTimes = new ConcurrentQueue<double>();
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/slow", async () =>
+        {
+            var sw = Stopwatch.StartNew();
+            await Task.Delay(200);
+            serverTimes.Enqueue(sw.Elapsed.TotalMilliseconds);
+            return "ok";
+        }));
+
+        // One request at a time, 50 planned per second, each taking 200 ms: arrivals queue up behind the stall.
+        var plan = Plan(new Uri(server.Address, "/slow"), OpenModel.Constant(50), TimeSpan.FromSeconds(1)) with { MaxInFlight = 1 };
+        var report = await LoadRunner.RunAsync(plan);
+
+        var latency = report.Requests.LatencyMs!;
+        var serverMax = serverTimes.Max();
+        Assert.True(report.Requests.Count >= 3, $"completed {report.Requests.Count}");
+        Assert.True(serverMax < 400, $"server time {serverMax} ms");
+
+        // Each queued request waited for all before it: from the plan the k-th takes about k*200 - k*20 ms.
+        Assert.True(latency.Max > 2.5 * serverMax, $"max {latency.Max} ms vs server {serverMax} ms");
+        Assert.True(latency.P50 > 1.5 * serverTimes.Min(), $"p50 {latency.P50} ms");
+        Assert.True(report.Schedule.Late >= report.Schedule.Started - 1);
+        Assert.Equal(50, report.Schedule.Planned);
+        Assert.Equal(report.Schedule.Planned, report.Schedule.Started + report.Schedule.Unstarted + report.Schedule.Dropped);
+        Assert.Contains(report.Warnings, w => w.Contains("never started"));
+    }
+
+    [Fact]
+    public async Task Every_request_carries_a_client_started_traceparent_and_synthetic_baggage()
+    {
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/", () => "ok"));
+        var report = await LoadRunner.RunAsync(Plan(server.Address, OpenModel.Constant(200), TimeSpan.FromSeconds(1)));
+
+        Assert.Equal(200, report.Schedule.Planned);
+        Assert.True(report.Requests.Count >= 150, $"count {report.Requests.Count}");
+        Assert.Equal(0, report.Requests.Errors);
+        var seen = server.Seen.ToList();
+        Assert.All(seen, r =>
+        {
+            Assert.Matches(TraceParent(), r.TraceParent ?? "");
+            Assert.Equal("lab.synthetic=true", r.Baggage);
+        });
+        Assert.Equal(seen.Count, seen.Select(r => r.TraceParent![3..35]).Distinct().Count());
+        Assert.All(report.Slowest, s => Assert.Contains(seen, r => r.TraceParent!.Contains(s.TraceId)));
+        Assert.All(report.Slowest, s => Assert.Equal($"http://127.0.0.1:18888/traces/detail/{s.TraceId}", s.AspireUrl));
+    }
+
+    [Fact]
+    public async Task Shop_journeys_run_end_to_end_with_per_step_figures()
+    {
+        await using var server = await TestServer.StartAsync(FakeShop.Map);
+        var plan = Plan(server.Address, OpenModel.Constant(80), TimeSpan.FromSeconds(2), "browse=40,cart=20,checkout=30,history=10");
+        var report = await LoadRunner.RunAsync(plan);
+
+        Assert.Equal(0, report.Requests.Errors);
+        var byName = report.Journeys.ToDictionary(j => j.Name);
+        Assert.Equal(["browse", "cart", "checkout", "history"], byName.Keys);
+        Assert.All(report.Journeys, j => Assert.True(j.Journey.Count > 0, $"{j.Name} ran"));
+        Assert.Equal(report.Schedule.Started, report.Journeys.Sum(j => j.Journey.Count));
+
+        var checkout = byName["checkout"];
+        var steps = checkout.Steps.ToDictionary(s => s.Name, s => s.Stats.Count);
+        Assert.Equal(checkout.Journey.Count, steps["checkout"]);
+        Assert.True(steps["order-status"] >= steps["checkout"], "each order is polled until final");
+        Assert.True(steps["add"] >= steps["checkout"]);
+        Assert.Equal(byName["cart"].Journey.Count, byName["cart"].Steps.Single(s => s.Name == "remove").Stats.Count);
+
+        // A journey's requests share its trace id.
+        var checkoutTraces = server.Seen.Where(r => r.Path.Contains("/checkout")).Select(r => r.TraceParent![3..35]).ToHashSet();
+        var polls = server.Seen.Where(r => r.Path.StartsWith("/api/orders/")).Select(r => r.TraceParent![3..35]).ToList();
+        Assert.All(polls, p => Assert.Contains(p, checkoutTraces.Concat(server.Seen.Where(r => r.Path.Contains("/customers/")).Select(r => r.TraceParent![3..35]))));
+    }
+
+    [Fact]
+    public async Task Closed_model_runs_users_back_to_back()
+    {
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/", () => "ok"));
+        var report = await LoadRunner.RunAsync(Plan(server.Address, new ClosedModel(4, TimeSpan.FromMilliseconds(10)), TimeSpan.FromSeconds(1)));
+
+        Assert.Equal("closed", report.Model.Kind);
+        Assert.Equal(4, report.Model.Users);
+        Assert.Null(report.Schedule.Planned);
+        // 4 users, ~10+ ms per cycle: at most ~400 in a second; at least a few dozen even on a busy machine.
+        Assert.InRange(report.Requests.Count, 20, 420);
+    }
+
+    [Fact]
+    public async Task Errors_are_counted_by_status_and_kind_and_listed_with_trace_ids()
+    {
+        var n = 0;
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/", () =>
+            Interlocked.Increment(ref n) % 4 == 0 ? Results.Problem(statusCode: 503, title: "busy") : Results.Ok("ok")));
+        var plan = Plan(server.Address, OpenModel.Constant(100), TimeSpan.FromSeconds(1)) with { Thresholds = [Threshold.Parse("errors<1%")] };
+        var report = await LoadRunner.RunAsync(plan);
+
+        Assert.InRange(report.Requests.ErrorRate, 0.2, 0.3);
+        Assert.Equal(report.Requests.Errors, report.Requests.ErrorsByStatus["503"]);
+        Assert.Equal(report.Requests.Errors, report.Requests.ErrorsByKind["http-status"]);
+        var failure = Assert.Single(report.Failures.Take(1));
+        Assert.Equal(503, failure.Status);
+        Assert.Matches("^[0-9a-f]{32}$", failure.TraceId);
+        Assert.Equal($"http://127.0.0.1:16686/trace/{failure.TraceId}", failure.JaegerUrl);
+        Assert.False(report.Passed);
+        Assert.False(report.Thresholds.Single().Passed);
+    }
+
+    [Fact]
+    public async Task Timeline_marks_switch_scenarios_and_split_the_report_into_phases()
+    {
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/", () => "ok"));
+        var control = new FakeControl();
+        var plan = Plan(server.Address, OpenModel.Constant(100), TimeSpan.FromSeconds(1.5)) with
+        {
+            Timeline =
+            [
+                LoadSyntax.ParseTimelineMark(["500ms", "enable", "slow-db"], ["delay=50ms"]),
+                LoadSyntax.ParseTimelineMark(["1s", "disable", "slow-db"], []),
+            ],
+        };
+        var report = await LoadRunner.RunAsync(plan, new LoadRunOptions { ScenarioControl = control });
+
+        Assert.Equal(["enable slow-db delay=50ms ttl>=5m", "disable slow-db"], control.Calls);
+        Assert.Equal(3, report.Phases.Count);
+        Assert.Equal("baseline", report.Phases[0].Name);
+        Assert.Equal("enable slow-db (delay=50ms)", report.Phases[1].Name);
+        Assert.Equal((0.5, 1.0), (report.Phases[1].StartSeconds, report.Phases[1].EndSeconds));
+        Assert.All(report.Phases, p => Assert.InRange(p.Schedule.Planned ?? 0, 45, 55));
+        Assert.Equal(report.Requests.Count, report.Phases.Sum(p => p.Requests.Count));
+        Assert.All(report.Timeline, e => Assert.True(e.Ok));
+    }
+
+    [Fact]
+    public async Task Scenarios_left_enabled_are_reset_at_the_end()
+    {
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/", () => "ok"));
+        var control = new FakeControl();
+        var plan = Plan(server.Address, OpenModel.Constant(20), TimeSpan.FromMilliseconds(600)) with
+        {
+            Timeline = [LoadSyntax.ParseTimelineMark(["0s", "enable", "hot-key"], [])],
+        };
+        var report = await LoadRunner.RunAsync(plan, new LoadRunOptions { ScenarioControl = control });
+
+        Assert.Equal(["enable hot-key  ttl>=5m", "disable hot-key"], control.Calls);
+        Assert.Equal("enable hot-key", report.Phases.Single().Name);
+        Assert.Equal("reset", report.Timeline[^1].Action);
+    }
+
+    [Fact]
+    public async Task An_unreachable_target_is_a_clear_error()
+    {
+        // A port that was just free: bind, read it, close.
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+
+        var e = await Assert.ThrowsAsync<LoadException>(() =>
+            LoadRunner.RunAsync(Plan(new Uri($"http://127.0.0.1:{port}"), OpenModel.Constant(10), TimeSpan.FromSeconds(1))));
+        Assert.Equal(LoadExitCodes.TargetUnreachable, e.ExitCode);
+        Assert.Contains("Cannot reach the target", e.Message);
+        Assert.Contains("connection refused", e.Message);
+    }
+
+    [GeneratedRegex("^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")]
+    private static partial Regex TraceParent();
+
+    private sealed class FakeControl : IScenarioControl
+    {
+        public List<string> Calls { get; } = [];
+
+        public Task EnableAsync(string scenario, IReadOnlyDictionary<string, string> parameters, TimeSpan ttl, CancellationToken cancellationToken)
+        {
+            lock (Calls)
+            {
+                Calls.Add($"enable {scenario} {string.Join(",", parameters.Select(p => $"{p.Key}={p.Value}"))} ttl{(ttl >= TimeSpan.FromMinutes(5) ? ">=5m" : "<5m")}");
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task DisableAsync(string scenario, CancellationToken cancellationToken)
+        {
+            lock (Calls)
+            {
+                Calls.Add($"disable {scenario}");
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task<IReadOnlyList<string>> GetActiveAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>(["slow-db"]);
+    }
+}
