@@ -164,11 +164,22 @@ public sealed class HttpHookTests : IAsyncLifetime
                 injections.Add((value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value)));
             }
         });
+        var active = new ConcurrentQueue<int>();
+        meter.SetMeasurementEventCallback<int>((instrument, value, _, _) =>
+        {
+            if (instrument.Name == "lab.scenario.active")
+            {
+                active.Enqueue(value);
+            }
+        });
         meter.Start();
 
         await _host.EnableAsync("fixed-latency", """{"parameters":{"delay":"1ms","hook":"http-server"},"target":{"route":"/api/items/{id}"}}""");
         await _host.Client.GetStringAsync("api/items/42");
+        meter.RecordObservableInstruments();
         await _host.DisableAsync("fixed-latency");
+        meter.RecordObservableInstruments();
+        Assert.Equal([1, 0], active);
 
         var span = Assert.Single(spans, s => s.GetTagItem(ScenarioTelemetry.ScenarioTag) is not null);
         Assert.Equal("fixed-latency", span.GetTagItem(ScenarioTelemetry.ScenarioTag));

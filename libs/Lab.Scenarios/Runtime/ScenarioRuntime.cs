@@ -61,6 +61,7 @@ public static class ScenarioRuntime
     public static void Apply(ActiveScenarioSet set, ScenarioRegistry registry, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(set);
+        ScenarioTelemetry.EnsureRegistered();
         s_state = set.Activations.IsDefaultOrEmpty ? null : new RuntimeState(set, registry, time, s_state);
     }
 

@@ -37,6 +37,12 @@ public static class ScenarioTelemetry
             description: "Scenarios active (not expired) in this process's current snapshot.");
     }
 
+    /// <summary>Creates the instruments (the gauge must exist before the first injection); idempotent.</summary>
+    internal static void EnsureRegistered()
+    {
+        // Calling any static member runs the static constructor exactly once.
+    }
+
     internal static string HookName(HookPoint point) => HookNames[(int)point];
 
     internal static void RecordInjection(HookContext ctx, ScenarioActivation activation)
