@@ -66,10 +66,11 @@ public static class LoadCommandFactory
         var aspireUrl = new Option<string?>("--aspire-url") { Description = "Aspire dashboard base URL for trace links." };
         var jaegerUrl = new Option<string?>("--jaeger-url") { Description = "Jaeger UI base URL for trace links." };
         var timeout = new Option<string?>("--timeout") { Description = "Per-request timeout (default 30s)." };
+        var warmUp = new Option<string?>("--warmup") { Description = "Run the same load this long first and discard it (JIT, connections), e.g. 3s." };
         var noProgress = new Option<bool>("--no-progress") { Description = "No live progress (it is off anyway when output is redirected)." };
 
         var command = new Command("load", "Drive the shop with user journeys (open or closed model), then report latency, errors and traces.");
-        foreach (var option in new Option[] { target, rate, ramp, users, think, duration, mix, preset, at, set, threshold, output, token, seed, maxInFlight, slowest, aspireUrl, jaegerUrl, timeout, noProgress })
+        foreach (var option in new Option[] { target, rate, ramp, users, think, duration, mix, preset, at, set, threshold, output, token, seed, maxInFlight, slowest, aspireUrl, jaegerUrl, timeout, warmUp, noProgress })
         {
             command.Options.Add(option);
         }
@@ -96,6 +97,7 @@ public static class LoadCommandFactory
                 AspireUrl = result.GetValue(aspireUrl) ?? d.AspireUrl,
                 JaegerUrl = result.GetValue(jaegerUrl) ?? d.JaegerUrl,
                 Timeout = result.GetValue(timeout),
+                WarmUp = result.GetValue(warmUp),
             };
             return await LoadCommand.RunAsync(
                 args,

@@ -31,6 +31,8 @@ public sealed record LoadRunOptions
 /// <summary>Runs a <see cref="LoadPlan"/> and returns its <see cref="LoadReport"/>.</summary>
 public static class LoadRunner
 {
+    private const int InitialWorkers = 8;
+
     private readonly record struct Arrival(long PlannedTicks, int Journey);
 
     public static Task<LoadReport> RunAsync(LoadPlan plan, IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -39,7 +41,7 @@ public static class LoadRunner
     /// <exception cref="LoadException">The plan is invalid or the target cannot be reached.</exception>
     public static async Task<LoadReport> RunAsync(LoadPlan plan, LoadRunOptions options, IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var journeys = Validate(plan, options.Journeys);
+        Validate(plan, options.Journeys);
         if (plan.CheckTargetFirst)
         {
             await CheckReachableAsync(plan.Target, cancellationToken).ConfigureAwait(false);
@@ -51,132 +53,146 @@ public static class LoadRunner
         var control = options.ScenarioControl ?? ownedControl;
         using var exporter = options.ExportSpans ?? true ? LoadTelemetry.StartExportIfConfigured() : null;
         using var transport = options.TransportFactory?.Invoke(plan) ?? new HttpClientTransport(plan.Target, Connections(plan));
-        using var hardStop = new CancellationTokenSource();
-        using var stopArrivals = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            var phases = Phases(plan);
-            var timeline = new Timeline(plan, control);
-
-            // Marks at 0s apply before the first arrival so the first phase already has them.
-            await timeline.ApplyDueAsync(TimeSpan.Zero, Stopwatch.GetTimestamp(), cancellationToken).ConfigureAwait(false);
-
-            var startTicks = Stopwatch.GetTimestamp();
-            var state = new RunState(plan, new MetricKeys(journeys), transport, startTicks, DateTimeOffset.UtcNow, phases.Select(p => p.StartSeconds).ToList(), hardStop.Token);
-            var endTicks = startTicks + (long)(plan.Duration.TotalSeconds * Stopwatch.Frequency);
-            var activeScenarios = new ActiveScenarios();
-
-            var timelineTask = timeline.RunAsync(startTicks, stopArrivals.Token);
-            using var harvestStop = new CancellationTokenSource();
-            var harvestTask = HarvestLoopAsync(state, phases, options.HarvestInterval, activeScenarios, progress, harvestStop.Token);
-            var pollTask = progress is not null && control is not null
-                ? activeScenarios.PollAsync(control, options.ActiveScenarioPollInterval, harvestStop.Token)
-                : Task.CompletedTask;
-
-            Task[] workers;
-            Thread? pacer = null;
-            Channel<Arrival>? queue = null;
-            var contexts = new List<JourneyContext>();
-            if (plan.Model is OpenModel open)
+            if (plan.WarmUp > TimeSpan.Zero)
             {
-                queue = Channel.CreateBounded<Arrival>(new BoundedChannelOptions(plan.MaxQueuedArrivals)
-                {
-                    SingleWriter = true,
-                    FullMode = BoundedChannelFullMode.Wait,
-                });
-                var picker = new JourneyPicker(plan.Mix.Weights.Select(w => w.Weight).ToList());
-                var schedule = new ArrivalSchedule(open.StartRate, open.EndRate, plan.Duration.TotalSeconds);
-                pacer = new Thread(() => Pace(state, schedule, picker, queue.Writer))
-                {
-                    IsBackground = true,
-                    Name = "lab-load-pacer",
-                    Priority = ThreadPriority.AboveNormal,
-                };
-                workers = new Task[plan.MaxInFlight];
-                for (var i = 0; i < workers.Length; i++)
-                {
-                    var context = new JourneyContext(state, i);
-                    contexts.Add(context);
-                    workers[i] = Task.Run(() => OpenWorkerAsync(state, context, queue.Reader));
-                }
-
-                state.QueueLength = () => queue.Reader.Count;
-                pacer.Start();
-            }
-            else
-            {
-                var closed = (ClosedModel)plan.Model;
-                var picker = new JourneyPicker(plan.Mix.Weights.Select(w => w.Weight).ToList());
-                workers = new Task[closed.Users];
-                for (var i = 0; i < workers.Length; i++)
-                {
-                    var context = new JourneyContext(state, i);
-                    contexts.Add(context);
-                    workers[i] = Task.Run(() => ClosedUserAsync(state, context, picker, closed.ThinkTime, stopArrivals.Token));
-                }
+                // Same load, results thrown away: the JIT, the thread pool and the connections settle first.
+                var warmUp = plan with { Duration = plan.WarmUp, WarmUp = TimeSpan.Zero, Timeline = [], Thresholds = [] };
+                await RunCoreAsync(warmUp, options, transport, null, null, cancellationToken).ConfigureAwait(false);
             }
 
-            // Run for the planned duration (or until interrupted), then let in-flight journeys finish.
-            var interrupted = false;
-            try
-            {
-                var remaining = endTicks - Stopwatch.GetTimestamp();
-                if (remaining > 0)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(remaining / (double)Stopwatch.Frequency), cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                interrupted = true;
-            }
-
-            var stoppedTicks = Math.Min(Stopwatch.GetTimestamp(), endTicks);
-            state.Stopping = true;
-            await stopArrivals.CancelAsync().ConfigureAwait(false);
-            pacer?.Join();
-
-            var drain = interrupted ? TimeSpan.FromSeconds(Math.Min(2, plan.DrainTimeout.TotalSeconds)) : plan.DrainTimeout;
-            var all = Task.WhenAll(workers);
-            if (await Task.WhenAny(all, Task.Delay(drain, CancellationToken.None)).ConfigureAwait(false) != all)
-            {
-                await hardStop.CancelAsync().ConfigureAwait(false);
-            }
-
-            await all.ConfigureAwait(false);
-            await harvestStop.CancelAsync().ConfigureAwait(false);
-            await harvestTask.ConfigureAwait(false);
-            await pollTask.ConfigureAwait(false);
-            state.Collector.Harvest(Stopwatch.GetTimestamp());
-            foreach (var context in contexts)
-            {
-                context.Dispose();
-            }
-
-            await timelineTask.ConfigureAwait(false);
-            if (plan.ResetScenariosAtEnd)
-            {
-                await timeline.ResetEnabledAsync(stoppedTicks - startTicks, CancellationToken.None).ConfigureAwait(false);
-            }
-
-            var elapsed = (stoppedTicks - startTicks) / (double)Stopwatch.Frequency;
-            return ReportBuilder.Build(new RunOutcome(
-                plan,
-                state.Collector,
-                phases.Select(p => p with { EndSeconds = Math.Min(p.EndSeconds, elapsed) }).ToList(),
-                state.StartedAt,
-                elapsed,
-                interrupted,
-                state.PlannedByPhase,
-                state.DroppedByPhase,
-                state.UnstartedByPhase,
-                state.CancelledJourneys,
-                timeline.Events));
+            return await RunCoreAsync(plan, options, transport, control, progress, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             ownedControl?.Dispose();
         }
+    }
+
+    private static async Task<LoadReport> RunCoreAsync(
+        LoadPlan plan, LoadRunOptions options, ILoadTransport transport, IScenarioControl? control, IProgress<LoadProgress>? progress, CancellationToken cancellationToken)
+    {
+        var journeys = plan.Mix.Weights.Select(w => options.Journeys.Get(w.Journey)).ToList();
+        using var hardStop = new CancellationTokenSource();
+        using var stopArrivals = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var phases = Phases(plan);
+        var timeline = new Timeline(plan, control);
+
+        // Marks at 0s apply before the first arrival so the first phase already has them.
+        await timeline.ApplyDueAsync(TimeSpan.Zero, Stopwatch.GetTimestamp(), cancellationToken).ConfigureAwait(false);
+
+        var startTicks = Stopwatch.GetTimestamp();
+        var state = new RunState(plan, new MetricKeys(journeys), transport, startTicks, DateTimeOffset.UtcNow, phases.Select(p => p.StartSeconds).ToList(), hardStop.Token);
+        var endTicks = startTicks + (long)(plan.Duration.TotalSeconds * Stopwatch.Frequency);
+        var activeScenarios = new ActiveScenarios();
+
+        var timelineTask = timeline.RunAsync(startTicks, stopArrivals.Token);
+        using var harvestStop = new CancellationTokenSource();
+        var harvestTask = HarvestLoopAsync(state, phases, options.HarvestInterval, activeScenarios, progress, harvestStop.Token);
+        var pollTask = progress is not null && control is not null
+            ? activeScenarios.PollAsync(control, options.ActiveScenarioPollInterval, harvestStop.Token)
+            : Task.CompletedTask;
+
+        Task[] workers = [];
+        WorkerPool? workerPool = null;
+        Thread? pacer = null;
+        Channel<Arrival>? queue = null;
+        var contexts = new List<JourneyContext>();
+        if (plan.Model is OpenModel open)
+        {
+            queue = Channel.CreateBounded<Arrival>(new BoundedChannelOptions(plan.MaxQueuedArrivals)
+            {
+                SingleWriter = true,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+            var picker = new JourneyPicker(plan.Mix.Weights.Select(w => w.Weight).ToList());
+            var schedule = new ArrivalSchedule(open.StartRate, open.EndRate, plan.Duration.TotalSeconds);
+            var pool = new WorkerPool(state, queue.Reader, plan.MaxInFlight, contexts);
+            pool.Add(Math.Min(plan.MaxInFlight, InitialWorkers));
+            pacer = new Thread(() => Pace(state, schedule, picker, queue.Writer, pool))
+            {
+                IsBackground = true,
+                Name = "lab-load-pacer",
+                Priority = ThreadPriority.AboveNormal,
+            };
+            workerPool = pool;
+            state.QueueLength = () => queue.Reader.Count;
+            pacer.Start();
+        }
+        else
+        {
+            var closed = (ClosedModel)plan.Model;
+            var picker = new JourneyPicker(plan.Mix.Weights.Select(w => w.Weight).ToList());
+            workers = new Task[closed.Users];
+            for (var i = 0; i < workers.Length; i++)
+            {
+                var context = new JourneyContext(state, i);
+                contexts.Add(context);
+                workers[i] = Task.Run(() => ClosedUserAsync(state, context, picker, closed.ThinkTime, stopArrivals.Token));
+            }
+        }
+
+        // Run for the planned duration (or until interrupted), then let in-flight journeys finish.
+        var interrupted = false;
+        try
+        {
+            var remaining = endTicks - Stopwatch.GetTimestamp();
+            if (remaining > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(remaining / (double)Stopwatch.Frequency), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            interrupted = true;
+        }
+
+        var stoppedTicks = Math.Min(Stopwatch.GetTimestamp(), endTicks);
+        state.Stopping = true;
+        await stopArrivals.CancelAsync().ConfigureAwait(false);
+        pacer?.Join();
+        if (workerPool is not null)
+        {
+            workers = workerPool.Tasks;
+        }
+
+        var drain = interrupted ? TimeSpan.FromSeconds(Math.Min(2, plan.DrainTimeout.TotalSeconds)) : plan.DrainTimeout;
+        var all = Task.WhenAll(workers);
+        if (await Task.WhenAny(all, Task.Delay(drain, CancellationToken.None)).ConfigureAwait(false) != all)
+        {
+            await hardStop.CancelAsync().ConfigureAwait(false);
+        }
+
+        await all.ConfigureAwait(false);
+        await harvestStop.CancelAsync().ConfigureAwait(false);
+        await harvestTask.ConfigureAwait(false);
+        await pollTask.ConfigureAwait(false);
+        state.Collector.Harvest(Stopwatch.GetTimestamp());
+        foreach (var context in contexts)
+        {
+            context.Dispose();
+        }
+
+        await timelineTask.ConfigureAwait(false);
+        if (plan.ResetScenariosAtEnd)
+        {
+            await timeline.ResetEnabledAsync(stoppedTicks - startTicks, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        var elapsed = (stoppedTicks - startTicks) / (double)Stopwatch.Frequency;
+        return ReportBuilder.Build(new RunOutcome(
+            plan,
+            state.Collector,
+            phases.Select(p => p with { EndSeconds = Math.Min(p.EndSeconds, elapsed) }).ToList(),
+            state.StartedAt,
+            elapsed,
+            interrupted,
+            state.PlannedByPhase,
+            state.DroppedByPhase,
+            state.UnstartedByPhase,
+            state.CancelledJourneys,
+            timeline.Events));
     }
 
     /// <summary>Checks the plan against the journey catalog; returns the journeys of the mix in mix order.</summary>
@@ -280,7 +296,7 @@ public static class LoadRunner
     /// dedicated thread releases every arrival whose planned time has come, then sleeps about a millisecond.
     /// Arrivals keep their planned time; lateness shows up in their latency, not in a slower schedule.
     /// </summary>
-    private static void Pace(RunState state, ArrivalSchedule schedule, JourneyPicker picker, ChannelWriter<Arrival> writer)
+    private static void Pace(RunState state, ArrivalSchedule schedule, JourneyPicker picker, ChannelWriter<Arrival> writer, WorkerPool pool)
     {
         var random = new Random(state.Plan.Seed);
         var frequency = (double)Stopwatch.Frequency;
@@ -307,6 +323,7 @@ public static class LoadRunner
                     }
 
                     emitted++;
+                    pool.GrowIfBusy();
                 }
 
                 if (emitted >= total)
@@ -324,29 +341,76 @@ public static class LoadRunner
         }
     }
 
-    private static async Task OpenWorkerAsync(RunState state, JourneyContext context, ChannelReader<Arrival> reader)
+    /// <summary>
+    /// Open-model workers, started on demand up to the in-flight limit: as many as the load needs, so a
+    /// 100/s run does not keep hundreds of idle tasks (and connections) around.
+    /// </summary>
+    private sealed class WorkerPool(RunState state, ChannelReader<Arrival> reader, int max, List<JourneyContext> contexts)
     {
-        while (true)
+        private readonly List<Task> _tasks = [];
+
+        public Task[] Tasks
         {
-            if (!reader.TryRead(out var arrival))
+            get
             {
-                try
+                lock (_tasks)
                 {
-                    arrival = await reader.ReadAsync(state.HardStop).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
-                {
-                    return;
+                    return [.. _tasks];
                 }
             }
+        }
 
-            if (state.Stopping)
+        public void Add(int count)
+        {
+            lock (_tasks)
             {
-                Interlocked.Increment(ref state.UnstartedByPhase[state.PhaseAt(arrival.PlannedTicks)]);
-                continue;
+                for (var i = 0; i < count && _tasks.Count < max; i++)
+                {
+                    var context = new JourneyContext(state, _tasks.Count);
+                    contexts.Add(context);
+                    _tasks.Add(Task.Run(() => RunAsync(context)));
+                }
             }
+        }
 
-            await context.RunJourneyAsync(arrival.Journey, arrival.PlannedTicks).ConfigureAwait(false);
+        /// <summary>Called by the pacer after each arrival: add a worker when none is waiting.</summary>
+        public void GrowIfBusy()
+        {
+            if (Volatile.Read(ref state.IdleWorkers) <= 0 && _tasks.Count < max)
+            {
+                Add(1);
+            }
+        }
+
+        private async Task RunAsync(JourneyContext context)
+        {
+            while (true)
+            {
+                if (!reader.TryRead(out var arrival))
+                {
+                    Interlocked.Increment(ref state.IdleWorkers);
+                    try
+                    {
+                        arrival = await reader.ReadAsync(state.HardStop).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+                    {
+                        return;
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref state.IdleWorkers);
+                    }
+                }
+
+                if (state.Stopping)
+                {
+                    Interlocked.Increment(ref state.UnstartedByPhase[state.PhaseAt(arrival.PlannedTicks)]);
+                    continue;
+                }
+
+                await context.RunJourneyAsync(arrival.Journey, arrival.PlannedTicks).ConfigureAwait(false);
+            }
         }
     }
 

@@ -57,6 +57,9 @@ internal sealed class RunState
     public Func<int> QueueLength = static () => 0;
 
     public long InFlight;
+
+    /// <summary>Open-model workers waiting for an arrival; the pacer adds workers when none is idle.</summary>
+    public int IdleWorkers;
     public long CancelledJourneys;
 
     /// <summary>Written by the pacer thread only (open model).</summary>

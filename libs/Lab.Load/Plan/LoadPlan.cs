@@ -15,6 +15,9 @@ public sealed record LoadPlan
 
     public IReadOnlyList<TimelineMark> Timeline { get; init; } = [];
 
+    /// <summary>Runs the same load this long first and discards it, so JIT and connection set-up do not show in the figures.</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.Zero;
+
     public IReadOnlyList<Threshold> Thresholds { get; init; } = [];
 
     public int Seed { get; init; } = 1;

@@ -39,6 +39,8 @@ public sealed record LoadArguments
     public string? JaegerUrl { get; init; }
 
     public string? Timeout { get; init; }
+
+    public string? WarmUp { get; init; }
 }
 
 /// <summary>Builds a <see cref="LoadPlan"/> from command-line text, with a clear message for every mistake.</summary>
@@ -130,6 +132,7 @@ public static class LoadPlanBuilder
             SlowestCount = args.Slowest ?? plan.SlowestCount,
             AspireUrl = args.AspireUrl ?? plan.AspireUrl,
             JaegerUrl = args.JaegerUrl ?? plan.JaegerUrl,
+            WarmUp = args.WarmUp is null ? TimeSpan.Zero : LoadSyntax.ParseDuration(args.WarmUp, "--warmup"),
             RequestTimeout = args.Timeout is null ? plan.RequestTimeout : LoadSyntax.ParseDuration(args.Timeout, "--timeout"),
         };
 

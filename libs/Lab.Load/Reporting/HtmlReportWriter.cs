@@ -116,7 +116,7 @@ public static class HtmlReportWriter
         plot.YLabel("latency (ms)");
         plot.Axes.Margins(bottom: 0);
         plot.ShowLegend(Alignment.UpperLeft);
-        return plot.GetSvgXml(ChartWidth, ChartHeight);
+        return InlineSvg(plot);
     }
 
     /// <summary>Requests per second (all and failed) and planned journeys per second.</summary>
@@ -137,7 +137,15 @@ public static class HtmlReportWriter
         plot.YLabel("per second");
         plot.Axes.Margins(bottom: 0);
         plot.ShowLegend(Alignment.UpperLeft);
-        return plot.GetSvgXml(ChartWidth, ChartHeight);
+        return InlineSvg(plot);
+    }
+
+    /// <summary>The SVG without its XML declaration, which is not allowed inside an HTML document.</summary>
+    private static string InlineSvg(Plot plot)
+    {
+        var svg = plot.GetSvgXml(ChartWidth, ChartHeight);
+        var start = svg.IndexOf("<svg", StringComparison.Ordinal);
+        return start > 0 ? svg[start..] : svg;
     }
 
     private static void AddLine(Plot plot, IReadOnlyList<TimePointReport> points, Func<TimePointReport, double?> value, string label)
