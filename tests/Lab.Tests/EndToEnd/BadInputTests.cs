@@ -1,0 +1,96 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Lab.Tests.Support;
+
+namespace Lab.Tests.EndToEnd;
+
+/// <summary>Bad input to every storefront and payments endpoint gets a 4xx problem that names the problem, and changes nothing.</summary>
+[Collection(LabProcessesCollection.Name)]
+public sealed class BadInputTests(LabProcessesFixture fixture)
+{
+    private const int Customer = 42;
+
+    public static TheoryData<string, string, string, string?, string?, int, string> Cases => new()
+    {
+        // service, method, path, body, idempotency key, expected status, text the problem must contain
+        { "storefront", "GET", "/api/catalog/search?pageSize=0", null, null, 400, "pageSize" },
+        { "storefront", "GET", "/api/catalog/search?pageSize=101", null, null, 400, "pageSize" },
+        { "storefront", "GET", "/api/catalog/search?page=0", null, null, 400, "page" },
+        { "storefront", "GET", "/api/catalog/search?page=abc", null, null, 400, "page" },
+        { "storefront", "GET", "/api/catalog/search?q=" + new string('x', 101), null, null, 400, "q" },
+        { "storefront", "GET", "/api/products/SKU-99999", null, null, 404, "SKU-99999" },
+        { "storefront", "GET", "/api/products/bad$sku", null, null, 400, "sku" },
+        { "storefront", "GET", "/api/carts/abc", null, null, 400, "customerId" },
+        { "storefront", "GET", "/api/carts/0", null, null, 400, "customerId" },
+        { "storefront", "GET", "/api/carts/999999", null, null, 404, "999999" },
+        { "storefront", "POST", $"/api/carts/{Customer}/items", """{"sku":"SKU-00010","quantity":0}""", null, 400, "quantity" },
+        { "storefront", "POST", $"/api/carts/{Customer}/items", """{"sku":"SKU-00010","quantity":-3}""", null, 400, "quantity" },
+        { "storefront", "POST", $"/api/carts/{Customer}/items", """{"sku":"SKU-00010","quantity":100000}""", null, 400, "quantity" },
+        { "storefront", "POST", $"/api/carts/{Customer}/items", """{"sku":"SKU-00010","quantity":"two"}""", null, 400, "quantity" },
+        { "storefront", "POST", $"/api/carts/{Customer}/items", """{"sku":"SKU-00010","quantity":1""", null, 400, "JSON" },
+        { "storefront", "POST", $"/api/carts/{Customer}/items", """{"quantity":1}""", null, 400, "sku" },
+        { "storefront", "POST", $"/api/carts/{Customer}/items", """{"sku":"SKU-99999","quantity":1}""", null, 404, "SKU-99999" },
+        { "storefront", "POST", "/api/carts/999999/items", """{"sku":"SKU-00010","quantity":1}""", null, 404, "999999" },
+        { "storefront", "DELETE", $"/api/carts/{Customer}/items/SKU-00077", null, null, 404, "SKU-00077" },
+        { "storefront", "POST", $"/api/carts/{Customer}/checkout", null, null, 400, "empty" },
+        { "storefront", "POST", "/api/carts/999999/checkout", null, null, 404, "999999" },
+        { "storefront", "GET", "/api/orders/not-a-guid", null, null, 400, "orderId" },
+        { "storefront", "GET", $"/api/orders/{Guid.Empty}", null, null, 400, "orderId" },
+        { "storefront", "GET", "/api/orders/2f1d6a52-0000-4000-8000-000000000001", null, null, 404, "2f1d6a52" },
+        { "storefront", "GET", $"/api/customers/{Customer}/orders?limit=0", null, null, 400, "limit" },
+        { "storefront", "GET", $"/api/customers/{Customer}/orders?limit=201", null, null, 400, "limit" },
+        { "storefront", "GET", "/api/customers/999999/orders", null, null, 404, "999999" },
+        { "payments", "POST", "/api/charges", """{"orderId":"2f1d6a52-0000-4000-8000-000000000002","amount":10,"currency":"EUR"}""", null, 400, "Idempotency-Key" },
+        { "payments", "POST", "/api/charges", """{"orderId":"00000000-0000-0000-0000-000000000000","amount":10,"currency":"EUR"}""", "k-1", 400, "orderId" },
+        { "payments", "POST", "/api/charges", """{"orderId":"2f1d6a52-0000-4000-8000-000000000002","amount":-1,"currency":"EUR"}""", "k-2", 400, "amount" },
+        { "payments", "POST", "/api/charges", """{"orderId":"2f1d6a52-0000-4000-8000-000000000002","amount":10.001,"currency":"EUR"}""", "k-3", 400, "amount" },
+        { "payments", "POST", "/api/charges", """{"orderId":"2f1d6a52-0000-4000-8000-000000000002","amount":10,"currency":"euro"}""", "k-4", 400, "currency" },
+        { "payments", "POST", "/api/charges", """{"orderId":"2f1d6a52-0000-4000-8000-000000000002","amount":"ten","currency":"EUR"}""", "k-5", 400, "amount" },
+        { "payments", "POST", "/api/charges", "not json", "k-6", 400, "JSON" },
+        { "payments", "GET", "/api/charges/ch_missing", null, null, 404, "ch_missing" },
+        { "payments", "GET", "/api/charges?orderId=nope", null, null, 400, "orderId" },
+        { "payments", "POST", "/api/charges/ch_missing/refund", null, null, 404, "ch_missing" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Bad_request_gets_a_problem_naming_it_and_changes_nothing(
+        string service, string method, string path, string? body, string? idempotencyKey, int expectedStatus, string named)
+    {
+        var before = await SnapshotAsync();
+        var client = service == "payments" ? fixture.Payments : fixture.Storefront;
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(expectedStatus, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(text);
+        Assert.Equal(expectedStatus, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.Contains(named, text, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    /// <summary>What a bad request could have changed: the test customer's cart, orders and the charges.</summary>
+    private async Task<string> SnapshotAsync()
+    {
+        using var shop = fixture.OpenDatabase("shop.db");
+        using var payments = fixture.OpenDatabase("payments.db");
+        var cart = await shop.QueryAsync<string>("SELECT sku || ':' || quantity FROM cart_lines WHERE customer_id = @Customer", new { Customer });
+        var orders = await shop.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM orders");
+        var charges = await payments.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM charges");
+        return $"cart=[{string.Join(',', cart)}] orders={orders} charges={charges}";
+    }
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Lab.Tests.Support;
+
+namespace Lab.Tests.EndToEnd;
+
+[Collection(LabProcessesCollection.Name)]
+public sealed class CheckoutTraceTests(LabProcessesFixture fixture)
+{
+    [Fact]
+    public async Task A_checkout_is_one_trace_across_storefront_silos_database_and_payments()
+    {
+        const int customerId = 11;
+        Assert.Equal(HttpStatusCode.OK, (await fixture.Storefront.PostAsJsonAsync($"/api/carts/{customerId}/items",
+            new { sku = "SKU-00050", quantity = 1 })).StatusCode);
+        var traceId = ActivityTraceId.CreateRandom().ToHexString();
+        using var checkout = new HttpRequestMessage(HttpMethod.Post, $"/api/carts/{customerId}/checkout");
+        checkout.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
+
+        using var response = await fixture.Storefront.SendAsync(checkout);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+
+        using var viewer = new HttpClient { BaseAddress = new Uri(fixture.Lab.TelemetryViewerUrl!) };
+        var expectations = new (string What, Func<Span, bool> Match)[]
+        {
+            ("the storefront's server span", span => span.Service == "lab-storefront" && span.Kind == ServerKind),
+            ("an Orleans grain call to the order grain in a silo", span => span.Service == "lab-silo"
+                && span.Attributes.GetValueOrDefault("rpc.system.name") == "orleans"
+                && span.Attributes.GetValueOrDefault("orleans.rpc.service")?.EndsWith("IOrderGrain") == true),
+            ("a silo database span with its statement", span => span.Service == "lab-silo"
+                && span.Attributes.GetValueOrDefault("db.query.text")?.Contains("UPDATE inventory") == true),
+            ("the payments server span", span => span.Service == "lab-payments" && span.Attributes.GetValueOrDefault("http.route") == "/api/charges/"),
+            ("a payments database span with its statement", span => span.Service == "lab-payments"
+                && span.Attributes.GetValueOrDefault("db.query.text")?.Contains("INSERT INTO charges") == true),
+        };
+        var spans = await Eventually.GetAsync(() => ReadTraceAsync(viewer, traceId),
+            found => expectations.All(expected => found.Any(expected.Match)),
+            TimeSpan.FromSeconds(45), $"trace {traceId} holds: {string.Join("; ", expectations.Select(e => e.What))}");
+
+        Assert.All(spans, span => Assert.Equal(traceId, span.TraceId));
+    }
+
+    private const int ServerKind = 2;
+
+    private sealed record Span(string TraceId, string Service, string Name, int Kind, Dictionary<string, string> Attributes);
+
+    /// <summary>Reads one trace from the Aspire dashboard's telemetry API (OTLP JSON shape).</summary>
+    private static async Task<List<Span>> ReadTraceAsync(HttpClient viewer, string traceId)
+    {
+        using var response = await viewer.GetAsync($"/api/telemetry/traces/{traceId}");
+        if (!response.IsSuccessStatusCode)
+        {
+            return [];
+        }
+
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var spans = new List<Span>();
+        var data = document.RootElement.TryGetProperty("data", out var inner) ? inner : document.RootElement;
+        foreach (var resourceSpans in data.GetProperty("resourceSpans").EnumerateArray())
+        {
+            var service = Attributes(resourceSpans.GetProperty("resource")).GetValueOrDefault("service.name") ?? "";
+            foreach (var scope in resourceSpans.GetProperty("scopeSpans").EnumerateArray())
+            {
+                foreach (var span in scope.GetProperty("spans").EnumerateArray())
+                {
+                    spans.Add(new Span(span.GetProperty("traceId").GetString()!, service, span.GetProperty("name").GetString()!,
+                        span.TryGetProperty("kind", out var kind) ? kind.GetInt32() : 0, Attributes(span)));
+                }
+            }
+        }
+
+        return spans;
+    }
+
+    private static Dictionary<string, string> Attributes(JsonElement owner)
+    {
+        var attributes = new Dictionary<string, string>();
+        if (!owner.TryGetProperty("attributes", out var list))
+        {
+            return attributes;
+        }
+
+        foreach (var attribute in list.EnumerateArray())
+        {
+            var value = attribute.GetProperty("value");
+            attributes[attribute.GetProperty("key").GetString()!] = value.EnumerateObject().FirstOrDefault().Value.ToString();
+        }
+
+        return attributes;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using Lab.Cli.Launch;
+using Microsoft.Data.Sqlite;
+
+namespace Lab.Tests.Support;
+
+/// <summary>
+/// The embedded lab as `lab up` starts it: real processes on loopback (2 silos, storefront, payments, the Aspire
+/// dashboard), on free ports, over a small seeded database in a temporary directory.
+/// </summary>
+public sealed class LabProcessesFixture : IAsyncLifetime
+{
+    public const int SeededStock = 60;
+
+    private readonly TempDirectory _directory = new("lab-e2e");
+
+    public RunningLab Lab { get; private set; } = null!;
+    public HttpClient Storefront { get; private set; } = null!;
+    public HttpClient Payments { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Lab = await LabLauncher.StartAsync(FreeTopology(_directory.Path, telemetryViewer: true));
+        Storefront = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(30) };
+        Payments = new HttpClient { BaseAddress = new Uri(Lab.Topology.PaymentsUrl), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public SqliteConnection OpenDatabase(string name)
+    {
+        var connection = new SqliteConnection($"Data Source={Path.Combine(Lab.DataDirectory, "data", name)};Mode=ReadOnly");
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>A topology on ports that are free right now, with a small, quick seed.</summary>
+    public static LabTopology FreeTopology(string dataDirectory, bool telemetryViewer, int silos = 2)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var basePort = Random.Shared.Next(20_000, 60_000);
+            var topology = new LabTopology
+            {
+                StorefrontPort = basePort,
+                PaymentsPort = basePort + 1,
+                DashboardPort = basePort + 2,
+                OtlpGrpcPort = basePort + 3,
+                OtlpHttpPort = basePort + 4,
+                SiloHttpPort = basePort + 10,
+                SiloPort = basePort + 20,
+                GatewayPort = basePort + 30,
+                Silos = silos,
+                TelemetryViewer = telemetryViewer,
+                DataDirectory = dataDirectory,
+                Settings = new Dictionary<string, string>
+                {
+                    ["Seed__Products"] = "200",
+                    ["Seed__Customers"] = "300",
+                    ["Seed__HistoricalOrders"] = "2000",
+                    ["Seed__MinStock"] = SeededStock.ToString(),
+                    ["Seed__MaxStock"] = SeededStock.ToString(),
+                    ["Orleans__ResponseTimeout"] = "00:00:10",
+                },
+            };
+            if (topology.Ports().All(port => IsFree(port.Port)))
+            {
+                return topology;
+            }
+        }
+
+        throw new InvalidOperationException("No free block of loopback ports found.");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        Storefront.Dispose();
+        Payments.Dispose();
+        await Lab.DisposeAsync();
+        _directory.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class LabProcessesCollection : ICollectionFixture<LabProcessesFixture>
+{
+    public const string Name = "lab processes";
+}

@@ -1,0 +1,90 @@
+using Lab.Data;
+using Lab.Grains;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.TestingHost;
+
+namespace Lab.Tests.Support;
+
+/// <summary>
+/// A 2-silo in-process Orleans cluster hosting the real grains over a small seeded SQLite database,
+/// with the real payments endpoints on loopback. Timeouts are shrunk so failures show in seconds.
+/// </summary>
+public sealed class ShopClusterFixture : IAsyncLifetime
+{
+    public const int SeededStock = 50;
+    public static readonly TimeSpan ReservationTtl = TimeSpan.FromSeconds(3);
+
+    private readonly TempDirectory _directory = new("lab-cluster");
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public TestPaymentsServer Payments { get; private set; } = null!;
+    public IClusterClient Client => Cluster.Client;
+    public IConfiguration Configuration { get; private set; } = null!;
+    public string ShopDatabasePath => _directory.File("shop.db");
+
+    public async Task InitializeAsync()
+    {
+        Payments = await TestPaymentsServer.StartAsync(_directory.File("payments.db"));
+        Configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Database:ConnectionString"] = $"Data Source={ShopDatabasePath}",
+            ["Seed:Products"] = "40",
+            ["Seed:Customers"] = "30",
+            ["Seed:HistoricalOrders"] = "300",
+            ["Seed:MinStock"] = SeededStock.ToString(),
+            ["Seed:MaxStock"] = SeededStock.ToString(),
+            ["Shop:ReservationTtl"] = ReservationTtl.ToString(),
+            ["Shop:ReservationSweepInterval"] = "00:00:00.500",
+            ["Shop:ProductCacheTtl"] = "00:00:05",
+            ["Payments:BaseUrl"] = Payments.BaseUrl,
+            ["Payments:Timeout"] = "00:00:05",
+        }).Build();
+
+        await CreateDatabaseAsync(Configuration);
+        var builder = new InProcessTestClusterBuilder(2);
+        var configuration = Configuration;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddShop(configuration);
+            silo.Configure<SiloMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));
+        });
+        builder.ConfigureClient(client =>
+            client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5)));
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    /// <summary>Opens a connection straight to the shop database, to check what the grains wrote.</summary>
+    public Microsoft.Data.Sqlite.SqliteConnection OpenShopDatabase()
+    {
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={ShopDatabasePath}");
+        connection.Open();
+        return connection;
+    }
+
+    private static async Task CreateDatabaseAsync(IConfiguration configuration)
+    {
+        var services = new ServiceCollection().AddLogging().AddShopData(configuration).BuildServiceProvider();
+        await using (services)
+        {
+            await services.GetRequiredService<ShopDatabase>().InitializeAsync();
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        await Payments.DisposeAsync();
+        _directory.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ShopClusterCollection : ICollectionFixture<ShopClusterFixture>
+{
+    public const string Name = "shop cluster";
+}
