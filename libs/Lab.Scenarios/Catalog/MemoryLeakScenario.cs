@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+
+namespace Lab.Scenarios.Catalog;
+
+/// <summary>
+/// Catalog #11: every matching call retains some memory until a maximum; disabling, resetting or expiry
+/// releases it all. The leak lives in the process that served the call.
+/// </summary>
+public sealed class MemoryLeakScenario : Scenario
+{
+    private static readonly HookPoint[] CallPoints = [HookPoint.GrainIncoming, HookPoint.Repository, HookPoint.HttpServer];
+
+    private static readonly ConcurrentDictionary<string, Leak> Leaks = new(StringComparer.Ordinal);
+
+    public override ScenarioMeta Meta { get; } = new(
+        Name: "memory-leak",
+        Category: "resources",
+        Description: "Each matching call retains a block of memory (kept reachable) until the maximum is held; the memory is released when the scenario is disabled, reset or expires. Capped by ResourceCaps.MaxMemoryBytes.",
+        Targets: [.. CallPoints, HookPoint.Process],
+        Parameters:
+        [
+            ParameterSpec.Bytes("perCall", "64KB", "Memory retained by each matching call.", min: "1KB", max: "16MB"),
+            ParameterSpec.Bytes("max", "256MB", "Most memory retained in one process.", min: "1MB", cap: ResourceCapKind.MemoryBytes),
+            HookSelector.Parameter(CallPoints),
+        ],
+        Signature: "Heap size and GC counts of the targeted service climb with traffic until the maximum, then plateau; GC pauses grow; the lab.scenario.injections counter for memory-leak stops at max/perCall.",
+        Cure: null,
+        Runbook: new Runbook(
+            Break: "lab scenario enable memory-leak --set perCall=256KB --set max=200MB --target service=storefront",
+            Hint: "Memory grows with requests, not with time. Which process, and does it come back after a full GC?",
+            Verify: "dotnet.gc.heap.total_allocated and the GC heap size of the storefront climb with load and survive gen2 collections; the other services are flat; lab.scenario.injections{scenario=memory-leak} times perCall matches the growth.",
+            Restore: "lab scenario disable memory-leak (or reset); after the next full GC the heap returns near its baseline."));
+
+    /// <summary>Bytes currently retained for <paramref name="service"/>.</summary>
+    public static long RetainedBytes(string service) => Leaks.TryGetValue(service, out var leak) ? leak.Bytes : 0;
+
+    public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
+        base.IsApplicable(ctx, activation)
+        && HookSelector.Matches(activation, ctx.Point)
+        && RetainedBytes(ctx.Service.Name) + activation.GetBytes("perCall") <= Limit(ctx.Service.Name, activation);
+
+    public override ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct)
+    {
+        var leak = Leaks.GetOrAdd(ctx.Service.Name, static _ => new Leak(long.MaxValue));
+        leak.Retain((int)activation.GetBytes("perCall"), Limit(ctx.Service.Name, activation));
+        return ValueTask.CompletedTask;
+    }
+
+    public override Task OnActivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct)
+    {
+        Leaks[process.Service.Name] = new Leak(process.Caps.MaxMemoryBytes);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct)
+    {
+        Leaks.TryRemove(process.Service.Name, out _);
+        return Task.CompletedTask;
+    }
+
+    private static long Limit(string service, ScenarioActivation activation) =>
+        Math.Min(activation.GetBytes("max"), Leaks.TryGetValue(service, out var leak) ? leak.Cap : long.MaxValue);
+
+    private sealed class Leak(long cap)
+    {
+        private readonly Lock _lock = new();
+        private readonly List<byte[]> _blocks = [];
+        private long _bytes;
+
+        public long Cap { get; } = cap;
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+
+        public void Retain(int size, long limit)
+        {
+            lock (_lock)
+            {
+                if (_bytes + size > limit)
+                {
+                    return;
+                }
+
+                var block = GC.AllocateUninitializedArray<byte>(size);
+                Array.Fill(block, (byte)1); // touch the pages, so the process's memory really grows
+                _blocks.Add(block);
+                Interlocked.Add(ref _bytes, size);
+            }
+        }
+    }
+}
