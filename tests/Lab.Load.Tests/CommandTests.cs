@@ -126,7 +126,7 @@ public sealed class CommandTests
         string[] expected =
         [
             "--target", "--rate", "--ramp", "--users", "--think", "--duration", "--mix", "--preset", "--at", "--set", "--threshold", "--out",
-            "--token", "--seed", "--max-in-flight", "--slowest", "--aspire-url", "--jaeger-url", "--timeout", "--warmup", "--no-progress",
+            "--token", "--seed", "--max-in-flight", "--slowest", "--aspire-url", "--jaeger-url", "--timeout", "--warmup", "--transport", "--no-progress",
         ];
         Assert.Equal(expected.Order(), load.Options.Select(o => o.Name).Order());
     }

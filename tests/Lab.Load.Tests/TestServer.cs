@@ -19,10 +19,10 @@ public sealed class TestServer : IAsyncDisposable
 
     public ConcurrentQueue<SeenRequest> Seen { get; } = new();
 
-    public static async Task<TestServer> StartAsync(Action<WebApplication> map)
+    public static async Task<TestServer> StartAsync(Action<WebApplication> map, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var server = new TestServer(app);

@@ -67,10 +67,11 @@ public static class LoadCommandFactory
         var jaegerUrl = new Option<string?>("--jaeger-url") { Description = "Jaeger UI base URL for trace links." };
         var timeout = new Option<string?>("--timeout") { Description = "Per-request timeout (default 30s)." };
         var warmUp = new Option<string?>("--warmup") { Description = "Run the same load this long first and discard it (JIT, connections), e.g. 3s." };
+        var transport = new Option<string?>("--transport") { Description = "HTTP client: auto (raw sockets for http://, HttpClient for https://), raw or httpclient." };
         var noProgress = new Option<bool>("--no-progress") { Description = "No live progress (it is off anyway when output is redirected)." };
 
         var command = new Command("load", "Drive the shop with user journeys (open or closed model), then report latency, errors and traces.");
-        foreach (var option in new Option[] { target, rate, ramp, users, think, duration, mix, preset, at, set, threshold, output, token, seed, maxInFlight, slowest, aspireUrl, jaegerUrl, timeout, warmUp, noProgress })
+        foreach (var option in new Option[] { target, rate, ramp, users, think, duration, mix, preset, at, set, threshold, output, token, seed, maxInFlight, slowest, aspireUrl, jaegerUrl, timeout, warmUp, transport, noProgress })
         {
             command.Options.Add(option);
         }
@@ -98,6 +99,7 @@ public static class LoadCommandFactory
                 JaegerUrl = result.GetValue(jaegerUrl) ?? d.JaegerUrl,
                 Timeout = result.GetValue(timeout),
                 WarmUp = result.GetValue(warmUp),
+                Transport = result.GetValue(transport),
             };
             return await LoadCommand.RunAsync(
                 args,

@@ -22,6 +22,7 @@ public sealed class JourneyContext : IDisposable
         ["lamp", "blue", "steel", "chair", "oak", "red", "cotton", "desk", "green", "glass", "wool", "table", "black", "leather", "mug"];
 
     private readonly RunState _run;
+    private readonly ILoadTransport _transport;
     private readonly Random _ids = new();
     private CancellationTokenSource _timeout;
 
@@ -40,6 +41,7 @@ public sealed class JourneyContext : IDisposable
         _run = run;
         Random = new Random(HashCode.Combine(run.Plan.Seed, worker));
         _timeout = CancellationTokenSource.CreateLinkedTokenSource(run.HardStop);
+        _transport = run.Transport.ForWorker();
     }
 
     public LoadPlan Plan => _run.Plan;
@@ -100,7 +102,7 @@ public sealed class JourneyContext : IDisposable
         _timeout.CancelAfter(_run.Plan.RequestTimeout);
         try
         {
-            var response = await _run.Transport.SendAsync(new TransportRequest(method, pathAndQuery, jsonBody, traceParent, readBody), _timeout.Token).ConfigureAwait(false);
+            var response = await _transport.SendAsync(new TransportRequest(method, pathAndQuery, jsonBody, traceParent, readBody), _timeout.Token).ConfigureAwait(false);
             status = response.StatusCode;
             body = response.Body;
             var ok = expectedStatus == 0 ? status is >= 200 and < 300 : status == expectedStatus;
@@ -240,7 +242,14 @@ public sealed class JourneyContext : IDisposable
             new SampleInfo(plannedTicks - _run.StartTicks, _traceId, "-", definition.Name, _failMessage), isStep: false);
     }
 
-    public void Dispose() => _timeout.Dispose();
+    public void Dispose()
+    {
+        _timeout.Dispose();
+        if (!ReferenceEquals(_transport, _run.Transport))
+        {
+            _transport.Dispose();
+        }
+    }
 
     private DateTimeOffset ToUtc(long ticks) =>
         _run.StartedAt + TimeSpan.FromSeconds((ticks - _run.StartTicks) / (double)Stopwatch.Frequency);
@@ -264,6 +273,11 @@ public sealed class JourneyContext : IDisposable
                 HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError or HttpRequestError.ConfigurationLimitExceeded => (ErrorKind.Protocol, http.Message),
                 _ => (ErrorKind.Connection, Innermost(http)),
             };
+        }
+
+        if (e is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
+        {
+            return (ErrorKind.ConnectionRefused, "connection refused");
         }
 
         if (e is IOException or SocketException)

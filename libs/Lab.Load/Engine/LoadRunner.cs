@@ -17,7 +17,7 @@ public sealed record LoadRunOptions
 
     public JourneyCatalog Journeys { get; init; } = JourneyCatalog.Shop;
 
-    /// <summary>Default: <see cref="HttpClientTransport"/> with the plan's connection limit.</summary>
+    /// <summary>Default: chosen by <see cref="LoadPlan.Transport"/>.</summary>
     public Func<LoadPlan, ILoadTransport>? TransportFactory { get; init; }
 
     /// <summary>Export the client's spans over OTLP; default: when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>
@@ -52,7 +52,7 @@ public static class LoadRunner
             : null;
         var control = options.ScenarioControl ?? ownedControl;
         using var exporter = options.ExportSpans ?? true ? LoadTelemetry.StartExportIfConfigured() : null;
-        using var transport = options.TransportFactory?.Invoke(plan) ?? new HttpClientTransport(plan.Target, Connections(plan));
+        using var transport = options.TransportFactory?.Invoke(plan) ?? CreateTransport(plan);
         try
         {
             if (plan.WarmUp > TimeSpan.Zero)
@@ -220,6 +220,11 @@ public static class LoadRunner
                 throw LoadException.Usage("--think must not be negative.");
         }
 
+        if (plan.Transport == TransportKind.Raw && plan.Target.Scheme != Uri.UriSchemeHttp)
+        {
+            throw LoadException.Usage("The raw transport speaks plain http:// only; use --transport httpclient for https.");
+        }
+
         if (plan.MaxQueuedArrivals < 1)
         {
             throw LoadException.Usage("MaxQueuedArrivals must be at least 1.");
@@ -272,6 +277,14 @@ public static class LoadRunner
                 e);
         }
     }
+
+    private static ILoadTransport CreateTransport(LoadPlan plan) => plan.Transport switch
+    {
+        TransportKind.HttpClient => new HttpClientTransport(plan.Target, Connections(plan)),
+        TransportKind.Raw => new RawHttpTransport(plan.Target),
+        _ when plan.Target.Scheme == Uri.UriSchemeHttp => new RawHttpTransport(plan.Target),
+        _ => new HttpClientTransport(plan.Target, Connections(plan)),
+    };
 
     private static int Connections(LoadPlan plan) => plan.Model is ClosedModel c ? c.Users : plan.MaxInFlight;
 

@@ -53,8 +53,23 @@ public sealed record LoadPlan
     /// <summary>Disable, at the end of the run, scenarios the timeline enabled and did not disable.</summary>
     public bool ResetScenariosAtEnd { get; init; } = true;
 
+    public TransportKind Transport { get; init; } = TransportKind.Auto;
+
     /// <summary>Checks that something listens at the target before starting.</summary>
     public bool CheckTargetFirst { get; init; } = true;
+}
+
+/// <summary>Which HTTP client sends the requests.</summary>
+public enum TransportKind
+{
+    /// <summary>Raw sockets for http://, HttpClient for https://.</summary>
+    Auto,
+
+    /// <summary>HTTP/1.1 straight over sockets, one keep-alive connection per worker (http:// only).</summary>
+    Raw,
+
+    /// <summary>.NET's SocketsHttpHandler.</summary>
+    HttpClient,
 }
 
 /// <summary>How requests arrive.</summary>

@@ -41,6 +41,8 @@ public sealed record LoadArguments
     public string? Timeout { get; init; }
 
     public string? WarmUp { get; init; }
+
+    public string? Transport { get; init; }
 }
 
 /// <summary>Builds a <see cref="LoadPlan"/> from command-line text, with a clear message for every mistake.</summary>
@@ -132,6 +134,13 @@ public static class LoadPlanBuilder
             SlowestCount = args.Slowest ?? plan.SlowestCount,
             AspireUrl = args.AspireUrl ?? plan.AspireUrl,
             JaegerUrl = args.JaegerUrl ?? plan.JaegerUrl,
+            Transport = args.Transport?.ToLowerInvariant() switch
+            {
+                null or "auto" => TransportKind.Auto,
+                "raw" => TransportKind.Raw,
+                "httpclient" => TransportKind.HttpClient,
+                _ => throw LoadException.Usage($"Invalid --transport '{args.Transport}': use auto, raw or httpclient."),
+            },
             WarmUp = args.WarmUp is null ? TimeSpan.Zero : LoadSyntax.ParseDuration(args.WarmUp, "--warmup"),
             RequestTimeout = args.Timeout is null ? plan.RequestTimeout : LoadSyntax.ParseDuration(args.Timeout, "--timeout"),
         };

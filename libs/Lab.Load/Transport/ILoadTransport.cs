@@ -4,6 +4,12 @@ namespace Lab.Load.Transport;
 public interface ILoadTransport : IDisposable
 {
     ValueTask<TransportResponse> SendAsync(TransportRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A transport for one worker, used for one request at a time (it may own a connection). Disposed with the
+    /// worker when it is not this instance.
+    /// </summary>
+    ILoadTransport ForWorker() => this;
 }
 
 /// <param name="Method">HTTP method.</param>
