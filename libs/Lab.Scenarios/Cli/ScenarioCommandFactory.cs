@@ -95,7 +95,7 @@ public static class ScenarioCommandFactory
             {
                 var parameters = ParsePairs(r.GetValue(s), "--set");
                 var targets = ParsePairs(r.GetValue(t), "--target");
-                Render.Result(output, await send(api, r.GetValue(n)!, parameters, targets, r.GetValue(l), r.GetValue(sd), ct));
+                Render.Result(output, await send(api, r.GetValue(n)!, parameters, targets, r.GetValue(l), r.GetValue(sd), ct), showActivation: true);
             }));
             return cmd;
         }
@@ -256,10 +256,10 @@ public static class ScenarioCommandFactory
             }
         }
 
-        public static void Result(IAnsiConsole console, ControlResult result)
+        public static void Result(IAnsiConsole console, ControlResult result, bool showActivation = false)
         {
             console.MarkupLineInterpolated($"[green]{result.Detail ?? "Done."}[/] (set version {result.Version})");
-            if (result.Activation is { } a && result.Activation.ExpiresAt > DateTimeOffset.UtcNow)
+            if (showActivation && result.Activation is { } a)
             {
                 Active(console, new ActiveScenarioSet(result.Version, [a]));
             }

@@ -109,11 +109,12 @@ public sealed class LabScenariosBuilder(IServiceCollection services)
     {
         Services.AddOptions<LabScenarioOptions>()
             .Validate(o => o.ControlApiUrl is { IsAbsoluteUri: true }, "Lab:Scenarios:ControlApiUrl (the storefront's base address) is required to sync from the control API.");
-        Services.AddHttpClient<IScenarioSnapshotSource, HttpSnapshotSource>((sp, http) =>
+        Services.AddHttpClient(HttpSnapshotSource.ClientName, (sp, http) =>
         {
             http.BaseAddress = sp.GetRequiredService<IOptions<LabScenarioOptions>>().Value.ControlApiUrl;
             http.Timeout = TimeSpan.FromSeconds(2);
         });
+        Services.TryAddSingleton<IScenarioSnapshotSource, HttpSnapshotSource>();
         Services.AddHostedService<ScenarioSync>();
         return this;
     }

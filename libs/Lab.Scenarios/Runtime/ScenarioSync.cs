@@ -21,10 +21,15 @@ public sealed class GrainSnapshotSource(IGrainFactory grains) : IScenarioSnapsho
 }
 
 /// <summary>Processes outside the cluster (payments): ask the control API, <c>GET /lab/scenarios/snapshot?since=V</c>.</summary>
-public sealed class HttpSnapshotSource(HttpClient http) : IScenarioSnapshotSource
+public sealed class HttpSnapshotSource(IHttpClientFactory clients) : IScenarioSnapshotSource
 {
+    /// <summary>Name of the HttpClient used for polling (base address: <see cref="LabScenarioOptions.ControlApiUrl"/>).</summary>
+    public const string ClientName = "lab-scenario-sync";
+
     public async Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct)
     {
+        // A client per poll: the factory pools handlers, and a singleton poller must not pin one handler forever.
+        var http = clients.CreateClient(ClientName);
         using var response = await http.GetAsync($"lab/scenarios/snapshot?since={sinceVersion}", ct);
         if (response.StatusCode == HttpStatusCode.NoContent)
         {
@@ -55,6 +60,7 @@ public sealed partial class ScenarioSync(
         // Real time on purpose: polling is plumbing, not part of what a fake or skewed clock should change.
         using var timer = new PeriodicTimer(options.Value.SyncInterval);
         var failures = 0;
+        var reachedOnce = false;
         do
         {
             try
@@ -65,12 +71,13 @@ public sealed partial class ScenarioSync(
                 }
 
                 await host.TickAsync(stoppingToken);
-                if (failures > 0)
+                if (failures > 0 && reachedOnce)
                 {
                     LogRecovered(host.Service.Name, failures);
                 }
 
                 failures = 0;
+                reachedOnce = true;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -78,7 +85,12 @@ public sealed partial class ScenarioSync(
             }
             catch (Exception ex)
             {
-                if (failures++ % WarnEveryNthFailure == 0)
+                // Until the control plane answers once (the silo or storefront is still starting), failures are expected.
+                if (!reachedOnce)
+                {
+                    LogWaiting(ex, host.Service.Name, ++failures);
+                }
+                else if (failures++ % WarnEveryNthFailure == 0)
                 {
                     LogFailure(ex, host.Service.Name, failures);
                 }
@@ -101,6 +113,9 @@ public sealed partial class ScenarioSync(
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Scenario sync in {Service} cannot reach the control plane (failure {Failures}); keeping the last applied set")]
     private partial void LogFailure(Exception ex, string service, int failures);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "Scenario sync in {Service} is waiting for the control plane (attempt {Failures})")]
+    private partial void LogWaiting(Exception ex, string service, int failures);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Scenario sync in {Service} reached the control plane again after {Failures} failures")]
     private partial void LogRecovered(string service, int failures);
