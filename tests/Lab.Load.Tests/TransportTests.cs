@@ -1,4 +1,5 @@
 using System.Text;
+using Lab.Load.Engine;
 using Lab.Load.Transport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -8,7 +9,8 @@ namespace Lab.Load.Tests;
 [Collection("load runs")]
 public sealed class TransportTests
 {
-    private const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    private const string TraceParentText = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    private static readonly TraceParent TraceParent = TraceParent.Parse(TraceParentText);
 
     private static async Task<TestServer> Server() => await TestServer.StartAsync(app =>
     {
@@ -94,7 +96,7 @@ public sealed class TransportTests
             }
         }
 
-        Assert.All(server.Seen, r => Assert.Equal(TraceParent, r.TraceParent));
+        Assert.All(server.Seen, r => Assert.Equal(TraceParentText, r.TraceParent));
         Assert.All(server.Seen, r => Assert.Equal("lab.synthetic=true", r.Baggage));
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Net.Http;
 using System.Net.Sockets;
 using Lab.Load.Engine;
@@ -24,7 +25,10 @@ public sealed class JourneyContext : IDisposable
     private readonly RunState _run;
     private readonly ILoadTransport _transport;
     private readonly Random _ids = new();
+    private readonly Lock _timeoutGate = new();
+    private readonly long _timeoutTicks;
     private CancellationTokenSource _timeout;
+    private long _deadline;
 
     private int _journey;
     private int _phase;
@@ -42,6 +46,8 @@ public sealed class JourneyContext : IDisposable
         Random = new Random(HashCode.Combine(run.Plan.Seed, worker));
         _timeout = CancellationTokenSource.CreateLinkedTokenSource(run.HardStop);
         _transport = run.Transport.ForWorker();
+        _timeoutTicks = (long)(run.Plan.RequestTimeout.TotalSeconds * Stopwatch.Frequency);
+        run.Register(this);
     }
 
     public LoadPlan Plan => _run.Plan;
@@ -66,6 +72,7 @@ public sealed class JourneyContext : IDisposable
     /// are recorded; the journey should then stop.
     /// </summary>
     /// <param name="expectedStatus">0 accepts any 2xx; otherwise only this status is a success.</param>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<StepResult> SendAsync(
         string step,
         HttpMethod method,
@@ -94,12 +101,13 @@ public sealed class JourneyContext : IDisposable
             }
         }
 
-        var traceParent = TraceId.Format(_traceId, spanId);
+        var traceParent = new TraceParent(_traceId, spanId);
         int status = 0;
         var kind = ErrorKind.None;
         string? message = null;
         ReadOnlyMemory<byte> body = default;
-        _timeout.CancelAfter(_run.Plan.RequestTimeout);
+        // A watchdog cancels overdue requests (see CancelIfOverdue): far cheaper than arming a timer per request.
+        Volatile.Write(ref _deadline, Stopwatch.GetTimestamp() + _timeoutTicks);
         try
         {
             var response = await _transport.SendAsync(new TransportRequest(method, pathAndQuery, jsonBody, traceParent, readBody), _timeout.Token).ConfigureAwait(false);
@@ -123,10 +131,14 @@ public sealed class JourneyContext : IDisposable
         }
         finally
         {
-            if (!_timeout.TryReset())
+            lock (_timeoutGate)
             {
-                _timeout.Dispose();
-                _timeout = CancellationTokenSource.CreateLinkedTokenSource(_run.HardStop);
+                _deadline = 0;
+                if (_timeout.IsCancellationRequested)
+                {
+                    _timeout.Dispose();
+                    _timeout = CancellationTokenSource.CreateLinkedTokenSource(_run.HardStop);
+                }
             }
         }
 
@@ -171,6 +183,7 @@ public sealed class JourneyContext : IDisposable
         _failMessage = $"{step}: {reason}";
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask RunJourneyAsync(int journey, long plannedTicks)
     {
         var startTicks = Stopwatch.GetTimestamp();
@@ -182,7 +195,6 @@ public sealed class JourneyContext : IDisposable
         _failStatus = 0;
         _failMessage = null;
         var lag = startTicks - plannedTicks;
-        _run.Collector.ShardForCurrentThread().RecordStart(_phase, lag, lag > _run.LateTicks);
 
         var definition = _run.Keys.Journeys[journey];
         _journeyActivity = null;
@@ -233,13 +245,33 @@ public sealed class JourneyContext : IDisposable
         if (cancelled)
         {
             Interlocked.Increment(ref _run.CancelledJourneys);
+            _run.Collector.ShardForCurrentThread().RecordStart(_phase, lag, lag > _run.LateTicks);
             return;
         }
 
+        // The start (and its lag) is recorded with the outcome: one lock per journey instead of two.
         var end = Stopwatch.GetTimestamp();
-        _run.Collector.ShardForCurrentThread().Record(
+        _run.Collector.ShardForCurrentThread().RecordJourney(
             _phase, _run.Keys.JourneyKey(journey), end - plannedTicks, _failStatus, _failKind,
-            new SampleInfo(plannedTicks - _run.StartTicks, _traceId, "-", definition.Name, _failMessage), isStep: false);
+            new SampleInfo(plannedTicks - _run.StartTicks, _traceId, "-", definition.Name, _failMessage), lag, lag > _run.LateTicks);
+    }
+
+    /// <summary>Called by the run's watchdog: cancels the request in flight if it is past its deadline.</summary>
+    internal void CancelIfOverdue(long now)
+    {
+        if (Volatile.Read(ref _deadline) is var deadline && (deadline == 0 || now <= deadline))
+        {
+            return;
+        }
+
+        lock (_timeoutGate)
+        {
+            // Re-checked under the lock: the request may have finished (deadline 0) or a new one started.
+            if (_deadline != 0 && now > _deadline)
+            {
+                _timeout.Cancel();
+            }
+        }
     }
 
     public void Dispose()

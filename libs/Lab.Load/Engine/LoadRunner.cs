@@ -88,6 +88,8 @@ public static class LoadRunner
         var activeScenarios = new ActiveScenarios();
 
         var timelineTask = timeline.RunAsync(startTicks, stopArrivals.Token);
+        using var watchdogStop = new CancellationTokenSource();
+        var watchdogTask = WatchdogAsync(state, watchdogStop.Token);
         using var harvestStop = new CancellationTokenSource();
         var harvestTask = HarvestLoopAsync(state, phases, options.HarvestInterval, activeScenarios, progress, harvestStop.Token);
         var pollTask = progress is not null && control is not null
@@ -165,6 +167,8 @@ public static class LoadRunner
         }
 
         await all.ConfigureAwait(false);
+        await watchdogStop.CancelAsync().ConfigureAwait(false);
+        await watchdogTask.ConfigureAwait(false);
         await harvestStop.CancelAsync().ConfigureAwait(false);
         await harvestTask.ConfigureAwait(false);
         await pollTask.ConfigureAwait(false);
@@ -443,6 +447,21 @@ public static class LoadRunner
                     return;
                 }
             }
+        }
+    }
+
+    private static async Task WatchdogAsync(RunState state, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                state.CancelOverdue();
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

@@ -251,6 +251,16 @@ internal sealed class MetricShard(IntervalBuffer initial)
         }
     }
 
+    /// <summary>A finished journey and how late it started, under one lock.</summary>
+    public void RecordJourney(int phase, int key, long latencyTicks, int status, ErrorKind kind, in SampleInfo info, long lagTicks, bool late)
+    {
+        lock (_gate)
+        {
+            _current.RecordStart(phase, lagTicks, late);
+            _current.Record(phase, key, latencyTicks, status, kind, info, isStep: false);
+        }
+    }
+
     public IntervalBuffer Swap(IntervalBuffer fresh)
     {
         lock (_gate)

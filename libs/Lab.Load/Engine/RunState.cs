@@ -69,6 +69,32 @@ internal sealed class RunState
 
     public long[] UnstartedByPhase { get; }
 
+    private readonly List<JourneyContext> _contexts = [];
+
+    public void Register(JourneyContext context)
+    {
+        lock (_contexts)
+        {
+            _contexts.Add(context);
+        }
+    }
+
+    /// <summary>Cancels requests past the request timeout; run every ~100 ms by the watchdog.</summary>
+    public void CancelOverdue()
+    {
+        JourneyContext[] contexts;
+        lock (_contexts)
+        {
+            contexts = [.. _contexts];
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        foreach (var context in contexts)
+        {
+            context.CancelIfOverdue(now);
+        }
+    }
+
     /// <summary>The phase a journey belongs to: the one its planned start falls in.</summary>
     public int PhaseAt(long ticks)
     {

@@ -56,3 +56,40 @@ public readonly record struct TraceId(ulong High, ulong Low)
             "-01".CopyTo(chars[52..]);
         });
 }
+
+/// <summary>The W3C traceparent of one request: version 00, the journey's trace id, the request's span id, sampled.</summary>
+public readonly record struct TraceParent(TraceId TraceId, ulong SpanId)
+{
+    /// <summary>Length of the header value: "00-" 32 hex "-" 16 hex "-01".</summary>
+    public const int Length = 55;
+
+    public override string ToString() => TraceId.Format(TraceId, SpanId);
+
+    /// <summary>Writes the header value as ASCII; returns <see cref="Length"/>.</summary>
+    public int Write(Span<byte> destination)
+    {
+        Span<byte> id = stackalloc byte[24];
+        BinaryPrimitives.WriteUInt64BigEndian(id, TraceId.High);
+        BinaryPrimitives.WriteUInt64BigEndian(id[8..], TraceId.Low);
+        BinaryPrimitives.WriteUInt64BigEndian(id[16..], SpanId);
+        "00-"u8.CopyTo(destination);
+        Convert.TryToHexStringLower(id[..16], destination[3..], out _);
+        destination[35] = (byte)'-';
+        Convert.TryToHexStringLower(id[16..], destination[36..], out _);
+        "-01"u8.CopyTo(destination[52..]);
+        return Length;
+    }
+
+    public static TraceParent Parse(string text)
+    {
+        var parts = text.Split('-');
+        if (parts is not ["00", { Length: 32 } trace, { Length: 16 } span, _])
+        {
+            throw new FormatException($"not a W3C traceparent: '{text}'");
+        }
+
+        return new TraceParent(
+            new TraceId(Convert.ToUInt64(trace[..16], 16), Convert.ToUInt64(trace[16..], 16)),
+            Convert.ToUInt64(span, 16));
+    }
+}

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -154,6 +155,7 @@ public sealed class GetJourney : IJourney
 
     public IReadOnlyList<string> Steps { get; } = ["get"];
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask RunAsync(JourneyContext context, CancellationToken cancellationToken) =>
         await context.SendAsync("get", HttpMethod.Get, context.Plan.Target.PathAndQuery, readBody: false, cancellationToken: cancellationToken);
 }

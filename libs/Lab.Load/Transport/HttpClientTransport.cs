@@ -39,7 +39,7 @@ public sealed class HttpClientTransport : ILoadTransport
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
-        message.Headers.TryAddWithoutValidation("traceparent", request.TraceParent);
+        message.Headers.TryAddWithoutValidation("traceparent", request.TraceParent.ToString());
         message.Headers.TryAddWithoutValidation("baggage", LoadHeaders.Baggage);
         message.Headers.TryAddWithoutValidation("User-Agent", LoadHeaders.UserAgent);
         if (!request.JsonBody.IsEmpty)

@@ -1,3 +1,5 @@
+using Lab.Load.Engine;
+
 namespace Lab.Load.Transport;
 
 /// <summary>Sends one HTTP request for a journey step. Implementations are shared by all workers and thread-safe.</summary>
@@ -17,7 +19,7 @@ public interface ILoadTransport : IDisposable
 /// <param name="JsonBody">Request body sent as application/json; empty for none.</param>
 /// <param name="TraceParent">W3C traceparent header value.</param>
 /// <param name="ReadBody">False when the journey ignores the body: it is drained, not kept.</param>
-public readonly record struct TransportRequest(HttpMethod Method, string PathAndQuery, ReadOnlyMemory<byte> JsonBody, string TraceParent, bool ReadBody);
+public readonly record struct TransportRequest(HttpMethod Method, string PathAndQuery, ReadOnlyMemory<byte> JsonBody, TraceParent TraceParent, bool ReadBody);
 
 public readonly record struct TransportResponse(int StatusCode, ReadOnlyMemory<byte> Body);
 

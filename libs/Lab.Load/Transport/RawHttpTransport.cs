@@ -3,7 +3,9 @@ using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
+using Lab.Load.Engine;
 
 namespace Lab.Load.Transport;
 
@@ -70,6 +72,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
     private int _end;
     private bool _reused;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TransportResponse> SendAsync(TransportRequest request, CancellationToken cancellationToken)
     {
         var length = WriteRequest(request);
@@ -92,6 +95,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
 
     public void Dispose() => Close();
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TransportResponse> ExchangeAsync(int length, bool readBody, bool head, CancellationToken cancellationToken)
     {
         if (_socket is null)
@@ -131,6 +135,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
     }
 
     /// <summary>Reads until the blank line after the headers; returns the header block's length from _start.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadHeadersAsync(bool reused, CancellationToken cancellationToken)
     {
         var gotAny = _end > _start;
@@ -161,6 +166,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TransportResponse> ReadResponseAsync(int headerLength, bool readBody, bool head, CancellationToken cancellationToken)
     {
         var headers = _buffer.AsSpan(_start, headerLength - 2);
@@ -304,6 +310,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlyMemory<byte>> ReadLineAsync(CancellationToken cancellationToken)
     {
         while (true)
@@ -343,6 +350,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
     }
 
     /// <summary>Receives more bytes after the unread ones, compacting or growing the buffer first.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReceiveAsync(CancellationToken cancellationToken)
     {
         if (_start == _end)
@@ -373,7 +381,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
     private int WriteRequest(TransportRequest request)
     {
         var path = request.PathAndQuery.Length == 0 ? "/" : request.PathAndQuery;
-        var needed = 160 + host.Length + Encoding.UTF8.GetMaxByteCount(path.Length) + request.TraceParent.Length + request.JsonBody.Length;
+        var needed = 160 + host.Length + Encoding.UTF8.GetMaxByteCount(path.Length) + TraceParent.Length + request.JsonBody.Length;
         if (_request.Length < needed)
         {
             _request = new byte[Math.Max(needed, _request.Length * 2)];
@@ -386,7 +394,7 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
         n += Append(span[n..], " HTTP/1.1\r\nHost: "u8);
         n += Append(span[n..], host);
         n += Append(span[n..], "\r\ntraceparent: "u8);
-        n += Encoding.ASCII.GetBytes(request.TraceParent, span[n..]);
+        n += request.TraceParent.Write(span[n..]);
         n += Append(span[n..], "\r\nbaggage: lab.synthetic=true\r\nUser-Agent: lab-load/1\r\n"u8);
         if (!request.JsonBody.IsEmpty || request.Method == HttpMethod.Post || request.Method == HttpMethod.Put)
         {
