@@ -104,6 +104,23 @@ public sealed partial class RunnerTests
     }
 
     [Fact]
+    public async Task A_ramp_plans_the_area_under_the_rate_and_speeds_up()
+    {
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/", () => "ok"));
+        var plan = Plan(server.Address, new OpenModel(50, 250), TimeSpan.FromSeconds(2)) with
+        {
+            Timeline = [LoadSyntax.ParseTimelineMark(["1s", "enable", "x"], [])],
+        };
+        var report = await LoadRunner.RunAsync(plan, new LoadRunOptions { ScenarioControl = new FakeControl() });
+
+        // (50 + 250) / 2 * 2 s = 300 planned: 100 in the first second (50 → 150/s), 200 in the second (150 → 250/s).
+        Assert.Equal(300, report.Schedule.Planned);
+        Assert.Equal(100, report.Phases[0].Schedule.Planned);
+        Assert.Equal(200, report.Phases[1].Schedule.Planned);
+        Assert.Equal(150, report.Schedule.TargetRate);
+    }
+
+    [Fact]
     public async Task Closed_model_runs_users_back_to_back()
     {
         await using var server = await TestServer.StartAsync(app => app.MapGet("/", () => "ok"));
@@ -221,5 +238,47 @@ public sealed partial class RunnerTests
         }
 
         public Task<IReadOnlyList<string>> GetActiveAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>(["slow-db"]);
+    }
+}
+
+[Collection("load runs")]
+public sealed class TracingTests
+{
+    [Fact]
+    public async Task With_a_listener_the_client_creates_a_root_span_per_journey_and_a_child_per_request()
+    {
+        await using var server = await TestServer.StartAsync(FakeShop.Map);
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == LoadTelemetry.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var plan = new LoadPlan
+        {
+            Target = server.Address,
+            Model = OpenModel.Constant(30),
+            Duration = TimeSpan.FromSeconds(1),
+            Mix = JourneyMix.Parse("checkout=1", JourneyCatalog.Shop.Names),
+            Seed = 3,
+        };
+        var report = await LoadRunner.RunAsync(plan, new LoadRunOptions { ExportSpans = false });
+
+        var journeys = spans.Where(s => s.ParentSpanId == default).ToList();
+        var requests = spans.Where(s => s.ParentSpanId != default).ToList();
+        Assert.Equal(report.Journeys.Single().Journey.Count, journeys.Count);
+        Assert.All(journeys, j => Assert.Equal("checkout", j.DisplayName));
+        Assert.All(journeys, j => Assert.Equal(true, j.GetTagItem("lab.synthetic")));
+        Assert.Equal(report.Requests.Count, requests.Count);
+        Assert.All(requests, r => Assert.Equal(ActivityKind.Client, r.Kind));
+        Assert.All(requests, r => Assert.Contains(journeys, j => j.TraceId == r.TraceId && j.SpanId == r.ParentSpanId));
+
+        // What the server saw is exactly the request spans' context.
+        var sent = server.Seen.Select(r => r.TraceParent).ToHashSet();
+        Assert.All(requests, r => Assert.Contains($"00-{r.TraceId.ToHexString()}-{r.SpanId.ToHexString()}-01", sent));
+        Assert.Contains(requests, r => r.GetTagItem("http.response.status_code") is 201);
     }
 }

@@ -165,6 +165,12 @@ public static class LoadCommand
             console.MarkupLine($"[bold]lab load[/] {Markup.Escape(plan.Target.ToString())}: {Markup.Escape(Describe(plan))} for {LoadSyntax.FormatDuration(plan.Duration)}, mix {Markup.Escape(plan.Mix.ToString())}, seed {plan.Seed}");
 
             var interactive = progress && console.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+            if (Console.IsOutputRedirected && ReferenceEquals(console, AnsiConsole.Console))
+            {
+                // Redirected output defaults to 80 columns, which folds the tables; logs can take wider lines.
+                console.Profile.Width = Math.Max(console.Profile.Width, 150);
+            }
+
             LoadReport report;
             if (interactive)
             {

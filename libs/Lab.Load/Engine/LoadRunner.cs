@@ -494,7 +494,7 @@ public static class LoadRunner
                     elapsed,
                     state.Plan.Duration,
                     phase,
-                    state.Plan.Model is OpenModel open ? open.RateAt(point.AtSeconds, state.Plan.Duration.TotalSeconds) : null,
+                    state.Plan.Model is OpenModel open ? open.RateAt(point.AtSeconds - (point.IntervalSeconds / 2), state.Plan.Duration.TotalSeconds) : null,
                     point.Started / point.IntervalSeconds,
                     point.Requests / point.IntervalSeconds,
                     point.Requests == 0 ? 0 : point.Errors / (double)point.Requests,

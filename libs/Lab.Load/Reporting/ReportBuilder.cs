@@ -65,7 +65,7 @@ internal static class ReportBuilder
                 Round(p.Requests / p.IntervalSeconds),
                 p.Requests == 0 ? 0 : Round(p.Errors / (double)p.Requests, 6),
                 Round(p.Started / p.IntervalSeconds),
-                open is null ? null : Round(open.RateAt(p.AtSeconds, plan.Duration.TotalSeconds)),
+                open is null ? null : Round(open.RateAt(p.AtSeconds - (p.IntervalSeconds / 2), plan.Duration.TotalSeconds)),
                 RoundOrNull(p.P50Ms), RoundOrNull(p.P90Ms), RoundOrNull(p.P99Ms), RoundOrNull(p.MaxMs),
                 p.JourneyP99Ms.ToDictionary(kv => kv.Key, kv => Round(kv.Value))))
             .ToList();
