@@ -85,14 +85,19 @@ public sealed partial class ScenarioSync(
             }
             catch (Exception ex)
             {
-                // Until the control plane answers once (the silo or storefront is still starting), failures are expected.
-                if (!reachedOnce)
-                {
-                    LogWaiting(ex, host.Service.Name, ++failures);
-                }
-                else if (failures++ % WarnEveryNthFailure == 0)
+                // Until the control plane answers once (the silo or storefront is still starting), failures are
+                // expected: they are logged quietly, and as a warning only if they go on (every 40th, ~10 s).
+                failures++;
+                var warn = reachedOnce
+                    ? failures % WarnEveryNthFailure == 1 // the first failure after working, then every 40th
+                    : failures % WarnEveryNthFailure == 0; // still starting: only if it goes on (~10 s)
+                if (warn)
                 {
                     LogFailure(ex, host.Service.Name, failures);
+                }
+                else if (!reachedOnce)
+                {
+                    LogWaiting(ex, host.Service.Name, failures);
                 }
             }
         }
