@@ -27,6 +27,20 @@ public sealed record LoadDefaults
 /// <summary>Builds the <c>load</c> command; the host CLI adds it to its root command.</summary>
 public static class LoadCommandFactory
 {
+    /// <summary>
+    /// Lets socket completions run on the socket engine's own thread instead of hopping to the thread pool.
+    /// The load client never blocks in a continuation, and on a 2-core machine the hop (a thread wake-up per
+    /// response) is what separates it from wrk. The runtime reads the switch once, when the first socket is
+    /// used, so call this first thing in Main, and only in a process that runs nothing but the load client.
+    /// </summary>
+    public static void UseInlineSocketCompletions()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+        {
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+        }
+    }
+
     /// <param name="defaults">Called when the command runs, so the host can resolve configuration late.</param>
     /// <param name="console">Where output goes; default the process console.</param>
     /// <param name="runOptions">Collaborators for the run (tests replace the control API or transport).</param>
