@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Lab.Load.Cli;
+using Lab.Scenarios.Cli;
 
 namespace Lab.Cli;
 
@@ -9,6 +11,12 @@ public static class LabCommands
         var root = new RootCommand("The Lab: a distributed-systems failure lab. Start it, drive it, break it, read the traces.");
         root.Subcommands.Add(UpCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(LoadCommandFactory.Create(() => new LoadDefaults
+        {
+            Token = ScenarioCommandFactory.ResolveToken(Directory.GetCurrentDirectory()),
+            OutDirectory = Path.Combine(".lab", "reports"),
+        }));
+        root.Subcommands.Add(ScenarioCommandFactory.Create());
         return root;
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Data.Common;
 using System.Diagnostics;
+using Lab.Scenarios;
 using Lab.ServiceDefaults;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -21,10 +22,12 @@ public sealed class LabDb : IDisposable
     private readonly SemaphoreSlim _pool;
     private readonly string _connectionString;
     private readonly string _databaseName;
+    private readonly ServiceIdentity _identity;
 
-    public LabDb(IOptions<DatabaseOptions> options)
+    public LabDb(IOptions<DatabaseOptions> options, ServiceIdentity? identity = null)
     {
         _options = options.Value;
+        _identity = identity ?? new ServiceIdentity("unnamed", ServiceKind.Other);
         var builder = new SqliteConnectionStringBuilder(_options.ConnectionString)
         {
             DefaultTimeout = _options.BusyTimeoutSeconds,
@@ -47,7 +50,18 @@ public sealed class LabDb : IDisposable
     public DatabaseOptions Options => _options;
 
     /// <summary>Runs <paramref name="work"/> on an open connection as one traced, counted database call.</summary>
-    public async Task<T> RunAsync<T>(DbOperation operation, Func<DbConnection, Task<T>> work, CancellationToken cancellationToken = default)
+    /// <param name="sku">The SKU the call is about, if any, so scenarios can target hot SKUs.</param>
+    public Task<T> RunAsync<T>(DbOperation operation, Func<DbConnection, Task<T>> work, CancellationToken cancellationToken = default,
+        string? sku = null) =>
+        ExecuteAsync(operation, (connection, _) => work(connection), transactional: false, sku, cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> inside one write transaction (SQLite: BEGIN IMMEDIATE, so the write lock is taken first).</summary>
+    public Task<T> InTransactionAsync<T>(DbOperation operation, Func<DbConnection, DbTransaction, Task<T>> work,
+        CancellationToken cancellationToken = default, string? sku = null) =>
+        ExecuteAsync(operation, (connection, transaction) => work(connection, transaction!), transactional: true, sku, cancellationToken);
+
+    private async Task<T> ExecuteAsync<T>(DbOperation operation, Func<DbConnection, DbTransaction?, Task<T>> work, bool transactional,
+        string? sku, CancellationToken cancellationToken)
     {
         using var activity = StartActivity(operation);
         var started = Stopwatch.GetTimestamp();
@@ -59,7 +73,25 @@ public sealed class LabDb : IDisposable
             try
             {
                 await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-                var result = await work(connection).ConfigureAwait(false);
+                await using var transaction = transactional ? await BeginAsync(connection, activity, cancellationToken).ConfigureAwait(false) : null;
+                if (ScenarioRuntime.IsActiveAt(HookPoint.Repository))
+                {
+                    // Inside the span and, for writes, inside the transaction: a scenario can hold the write lock.
+                    await ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.Repository, _identity)
+                    {
+                        RepositoryOperation = operation.Name,
+                        Statement = operation.Statement,
+                        Sku = sku,
+                        Carrier = (object?)transaction ?? connection,
+                    }, cancellationToken).ConfigureAwait(false);
+                }
+
+                var result = await work(connection, transaction).ConfigureAwait(false);
+                if (transaction?.Connection is not null)
+                {
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 activity?.SetTag("db.response.returned_rows", CountRows(result));
                 return result;
             }
@@ -84,16 +116,14 @@ public sealed class LabDb : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> inside one write transaction (SQLite: BEGIN IMMEDIATE).</summary>
-    public Task<T> InTransactionAsync<T>(DbOperation operation, Func<DbConnection, DbTransaction, Task<T>> work,
-        CancellationToken cancellationToken = default) =>
-        RunAsync(operation, async connection =>
-        {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            var result = await work(connection, transaction).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return result;
-        }, cancellationToken);
+    /// <summary>Begins the write transaction; the time spent waiting for the write lock is recorded on the span.</summary>
+    private static async Task<DbTransaction> BeginAsync(DbConnection connection, Activity? activity, CancellationToken cancellationToken)
+    {
+        var waitStarted = Stopwatch.GetTimestamp();
+        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        activity?.SetTag("lab.db.lock_wait_ms", Math.Round(Stopwatch.GetElapsedTime(waitStarted).TotalMilliseconds, 3));
+        return transaction;
+    }
 
     /// <summary>A connection outside the pipeline, for schema set-up and bulk seeding only.</summary>
     public async Task<DbConnection> OpenUntracedAsync(CancellationToken cancellationToken = default) =>

@@ -1,5 +1,6 @@
 using Lab.Contracts;
 using Lab.Data;
+using Lab.Scenarios;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +11,7 @@ namespace Lab.Grains;
 /// <see cref="ShopOptions.ReservationTtl"/>; every change keeps available + reserved + sold = initial stock.
 /// </summary>
 public sealed class InventoryGrain(
-    InventoryRepository inventory, IOptions<ShopOptions> options, TimeProvider time, ILogger<InventoryGrain> logger)
+    InventoryRepository inventory, IOptions<ShopOptions> options, ScenarioTimeProvider time, ILogger<InventoryGrain> logger)
     : Grain, IInventoryGrain
 {
     private readonly Dictionary<Guid, ReservationRecord> _reservations = [];

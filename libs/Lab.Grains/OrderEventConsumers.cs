@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Lab.Contracts;
 using Lab.Data;
+using Lab.Scenarios;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Orleans.Streams;
@@ -13,7 +14,7 @@ namespace Lab.Grains;
 /// Events that arrive out of sequence are counted, so a reordering on the stream is visible.
 /// </summary>
 [ImplicitStreamSubscription(OrderStreams.EventsNamespace)]
-public sealed class OrderProjectionGrain(ProjectionRepository projections, ILogger<OrderProjectionGrain> logger)
+public sealed class OrderProjectionGrain(ProjectionRepository projections, ServiceIdentity identity, ILogger<OrderProjectionGrain> logger)
     : Grain, IOrderProjectionGrain, IStreamSubscriptionObserver, IAsyncObserver<OrderEvent>
 {
     private static readonly Counter<long> OutOfOrder = LabTelemetry.Meter.CreateCounter<long>(
@@ -33,6 +34,16 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, ILogg
 
     public async Task OnNextAsync(OrderEvent item, StreamSequenceToken? token = null)
     {
+        if (ScenarioRuntime.IsActiveAt(HookPoint.StreamConsume))
+        {
+            await ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.StreamConsume, identity)
+            {
+                GrainInterface = nameof(IOrderProjectionGrain),
+                GrainKey = item.OrderId.ToString(),
+                Carrier = item,
+            });
+        }
+
         await LoadAsync();
         var expected = (_view?.LastSequence ?? 0) + 1;
         if (item.Sequence != expected)
@@ -76,7 +87,7 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, ILogg
 
 /// <summary>Ships an order once it is confirmed: records the shipment, then tells the order.</summary>
 [ImplicitStreamSubscription(OrderStreams.EventsNamespace)]
-public sealed class ShippingGrain(ProjectionRepository projections, TimeProvider time)
+public sealed class ShippingGrain(ProjectionRepository projections, ScenarioTimeProvider time)
     : Grain, IShippingGrain, IStreamSubscriptionObserver, IAsyncObserver<OrderEvent>
 {
     public Task<string?> GetShipmentIdAsync() => projections.GetShipmentIdAsync(this.GetPrimaryKey());

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Lab.Contracts;
 using Lab.Data;
+using Lab.Scenarios;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Orleans.Streams;
@@ -13,7 +14,8 @@ namespace Lab.Grains;
 /// Each step is written to the order row and published on the order's event stream with the next sequence number.
 /// </summary>
 public sealed class OrderGrain(
-    OrderRepository orders, PaymentsClient payments, TimeProvider time, ILogger<OrderGrain> logger) : Grain, IOrderGrain
+    OrderRepository orders, PaymentsClient payments, ScenarioTimeProvider time, ServiceIdentity identity, ILogger<OrderGrain> logger)
+    : Grain, IOrderGrain
 {
     private Order? _order;
     private long _sequence;
@@ -161,8 +163,21 @@ public sealed class OrderGrain(
         await PublishAsync(kind, detail);
     }
 
-    private Task PublishAsync(OrderEventKind kind, string? detail) =>
-        _events!.OnNextAsync(new OrderEvent(Guid.NewGuid(), OrderId, _sequence, kind, time.GetUtcNow(), _order!.CustomerId, _order.Total, detail));
+    private async Task PublishAsync(OrderEventKind kind, string? detail)
+    {
+        var orderEvent = new OrderEvent(Guid.NewGuid(), OrderId, _sequence, kind, time.GetUtcNow(), _order!.CustomerId, _order.Total, detail);
+        if (ScenarioRuntime.IsActiveAt(HookPoint.StreamProduce))
+        {
+            await ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.StreamProduce, identity)
+            {
+                GrainInterface = nameof(IOrderGrain),
+                GrainKey = OrderId.ToString(),
+                Carrier = orderEvent,
+            });
+        }
+
+        await _events!.OnNextAsync(orderEvent);
+    }
 
     private static CheckoutResult Result(Order order) => order.Status switch
     {

@@ -1,5 +1,7 @@
 using Lab.Contracts;
 using Lab.Data;
+using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -16,6 +18,11 @@ public static class ShopSiloBuilderExtensions
     public static ISiloBuilder AddShop(this ISiloBuilder silo, IConfiguration configuration)
     {
         silo.Services.AddShopServices(configuration);
+        silo.Services.AddLabScenarios(options => options.UseServiceName(configuration, "silo", ServiceKind.Silo))
+            .SyncFromCluster()
+            .UseStore<ShopScenarioStore>()
+            .AddScenariosFrom(ShopScenarios.Assembly);
+        silo.AddLabScenarioFilters();
         silo.AddActivityPropagation();
         silo.AddMemoryStreams(OrderStreams.Provider);
         silo.AddMemoryGrainStorage("PubSubStore");
@@ -30,12 +37,26 @@ public static class ShopSiloBuilderExtensions
         services.AddOptions<PaymentsClientOptions>().Bind(configuration.GetSection(PaymentsClientOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new ScenarioTimeProvider(sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ServiceIdentity>() ?? new ServiceIdentity("silo", ServiceKind.Silo)));
         services.AddHttpClient<PaymentsClient>(PaymentsClient.HttpClientName, (provider, http) =>
-        {
-            var options = provider.GetRequiredService<IOptions<PaymentsClientOptions>>().Value;
-            http.BaseAddress = new Uri(options.BaseUrl.TrimEnd('/') + "/");
-            http.Timeout = options.Timeout;
-        });
+            {
+                var options = provider.GetRequiredService<IOptions<PaymentsClientOptions>>().Value;
+                http.BaseAddress = new Uri(options.BaseUrl.TrimEnd('/') + "/");
+                http.Timeout = options.Timeout;
+            })
+            .AddLabScenarioHandler();
         return services;
+    }
+
+    /// <summary>This process's name for targeting: Lab:Scenarios:ServiceName, else Lab:ServiceName, else the kind's default.</summary>
+    public static void UseServiceName(this LabScenarioOptions options, IConfiguration configuration, string fallback, ServiceKind kind)
+    {
+        if (string.IsNullOrWhiteSpace(options.ServiceName))
+        {
+            options.ServiceName = configuration["Lab:ServiceName"] ?? fallback;
+        }
+
+        options.ServiceKind = kind;
     }
 }

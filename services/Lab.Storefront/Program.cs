@@ -1,4 +1,6 @@
 using System.Net;
+using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 using Lab.Storefront;
 using Orleans.Configuration;
@@ -6,6 +8,13 @@ using Orleans.Configuration;
 var builder = LabWebApplication.CreateBuilder(args);
 builder.AddLabDefaults("lab-storefront");
 builder.Services.AddOpenApi();
+builder.Services.AddLabScenarios(options =>
+    {
+        options.ServiceName = string.IsNullOrWhiteSpace(options.ServiceName) ? builder.Configuration["Lab:ServiceName"] ?? "storefront" : options.ServiceName;
+        options.ServiceKind = ServiceKind.Storefront;
+    })
+    .SyncFromCluster()
+    .AddScenariosFrom(ShopScenarios.Assembly);
 
 var cluster = builder.Configuration.GetSection(ClusterClientOptions.Section).Get<ClusterClientOptions>() ?? new();
 builder.Services.AddOptions<ClusterClientOptions>().Bind(builder.Configuration.GetSection(ClusterClientOptions.Section))
@@ -16,13 +25,16 @@ builder.UseOrleansClient(client =>
     client.Configure<ClusterOptions>(options => (options.ClusterId, options.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
     client.Configure<ClientMessagingOptions>(messaging => messaging.ResponseTimeout = cluster.ResponseTimeout);
     client.AddActivityPropagation();
+    client.AddLabScenarioFilters();
 });
 
 var app = builder.Build();
 app.UseLabProblemDetails();
 app.UseRouting();
 app.UseRouteBaggage();
+app.UseLabScenarios();
 app.MapLabDefaults();
+app.MapLabControlApi();
 app.MapOpenApi();
 app.MapCatalogApi();
 app.MapCartApi();

@@ -22,7 +22,7 @@ public static class LabLauncher
         var logDirectory = Path.Combine(dataDirectory, "logs");
         Directory.CreateDirectory(Path.Combine(dataDirectory, "data"));
 
-        var lab = new RunningLab(topology, dataDirectory);
+        var lab = new RunningLab(topology, dataDirectory, ControlToken.CreateFor(dataDirectory));
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -34,6 +34,7 @@ public static class LabLauncher
             {
                 ["ASPNETCORE_URLS"] = topology.PaymentsUrl,
                 ["Lab__ServiceName"] = "payments",
+                ["Lab__Scenarios__ControlApiUrl"] = topology.StorefrontUrl,
                 ["Database__ConnectionString"] = $"Data Source={Path.Combine(dataDirectory, "data", "payments.db")}",
             }), dataDirectory, logDirectory));
 
@@ -71,6 +72,7 @@ public static class LabLauncher
             {
                 ["ASPNETCORE_URLS"] = topology.StorefrontUrl,
                 ["Lab__ServiceName"] = "storefront",
+                ["Lab__Scenarios__ControlToken"] = lab.ControlToken,
             }), dataDirectory, logDirectory));
 
             await Task.WhenAll(
@@ -203,9 +205,12 @@ public static class LabLauncher
 }
 
 /// <summary>The processes of a running lab; disposing it stops every one of them.</summary>
-public sealed class RunningLab(LabTopology topology, string dataDirectory) : IAsyncDisposable
+public sealed class RunningLab(LabTopology topology, string dataDirectory, string controlToken) : IAsyncDisposable
 {
     private readonly List<ChildProcess> _processes = [];
+
+    /// <summary>The bearer token the control API (/lab) wants for changes; also written to DATA_DIR/token.</summary>
+    public string ControlToken { get; } = controlToken;
 
     public LabTopology Topology { get; } = topology;
     public string DataDirectory { get; } = dataDirectory;

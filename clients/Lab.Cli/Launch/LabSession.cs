@@ -66,6 +66,8 @@ public static class LabSession
         table.AddRow("Orleans dashboard", topology.SiloUrl(1) + "/dashboard");
         table.AddRow("Aspire dashboard (traces, metrics, logs)", lab.TelemetryViewerUrl ?? "[grey]not running[/]");
         table.AddRow("Prometheus metrics", $"{topology.StorefrontUrl}/metrics, {topology.SiloUrl(1)}/metrics, {topology.PaymentsUrl}/metrics");
+        table.AddRow("Control API (scenarios)", $"{topology.StorefrontUrl}/lab/scenarios");
+        table.AddRow("Control token", $"{Markup.Escape(Path.Combine(lab.DataDirectory, ControlToken.FileName))} (lab scenario finds it there)");
         table.AddRow("Logs and data", Markup.Escape(lab.DataDirectory));
         AnsiConsole.Write(table);
         foreach (var note in lab.Notes)
