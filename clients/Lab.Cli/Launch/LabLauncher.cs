@@ -17,8 +17,13 @@ public static class LabLauncher
         CancellationToken cancellationToken = default)
     {
         progress ??= _ => { };
-        EnsurePortsFree(topology);
         var dataDirectory = Path.GetFullPath(topology.DataDirectory);
+        foreach (var leftover in ProcessRegistry.StopLeftovers(dataDirectory))
+        {
+            progress($"stopped {leftover} left running by an earlier run");
+        }
+
+        EnsurePortsFree(topology);
         var logDirectory = Path.Combine(dataDirectory, "logs");
         Directory.CreateDirectory(Path.Combine(dataDirectory, "data"));
 
@@ -222,6 +227,7 @@ public sealed class RunningLab(LabTopology topology, string dataDirectory, strin
     internal ChildProcess Add(ChildProcess process)
     {
         _processes.Add(process);
+        ProcessRegistry.Record(DataDirectory, _processes);
         return process;
     }
 
@@ -239,5 +245,6 @@ public sealed class RunningLab(LabTopology topology, string dataDirectory, strin
         }
 
         _processes.Clear();
+        ProcessRegistry.Record(DataDirectory, _processes);
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using Lab.Tests.Support;
 
 namespace Lab.Tests.EndToEnd;
@@ -23,9 +22,9 @@ public sealed class CheckoutTraceTests(LabProcessesFixture fixture)
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
 
         using var viewer = new HttpClient { BaseAddress = new Uri(fixture.Lab.TelemetryViewerUrl!) };
-        var expectations = new (string What, Func<Span, bool> Match)[]
+        var expectations = new (string What, Func<AspireSpan, bool> Match)[]
         {
-            ("the storefront's server span", span => span.Service == "lab-storefront" && span.Kind == ServerKind),
+            ("the storefront's server span", span => span.Service == "lab-storefront" && span.Kind == AspireTraces.ServerKind),
             ("an Orleans grain call to the order grain in a silo", span => span.Service == "lab-silo"
                 && span.Attributes.GetValueOrDefault("rpc.system.name") == "orleans"
                 && span.Attributes.GetValueOrDefault("orleans.rpc.service")?.EndsWith("IOrderGrain") == true),
@@ -35,59 +34,10 @@ public sealed class CheckoutTraceTests(LabProcessesFixture fixture)
             ("a payments database span with its statement", span => span.Service == "lab-payments"
                 && span.Attributes.GetValueOrDefault("db.query.text")?.Contains("INSERT INTO charges") == true),
         };
-        var spans = await Eventually.GetAsync(() => ReadTraceAsync(viewer, traceId),
+        var spans = await Eventually.GetAsync(() => AspireTraces.ReadAsync(viewer, traceId),
             found => expectations.All(expected => found.Any(expected.Match)),
             TimeSpan.FromSeconds(45), $"trace {traceId} holds: {string.Join("; ", expectations.Select(e => e.What))}");
 
         Assert.All(spans, span => Assert.Equal(traceId, span.TraceId));
-    }
-
-    private const int ServerKind = 2;
-
-    private sealed record Span(string TraceId, string Service, string Name, int Kind, Dictionary<string, string> Attributes);
-
-    /// <summary>Reads one trace from the Aspire dashboard's telemetry API (OTLP JSON shape).</summary>
-    private static async Task<List<Span>> ReadTraceAsync(HttpClient viewer, string traceId)
-    {
-        using var response = await viewer.GetAsync($"/api/telemetry/traces/{traceId}");
-        if (!response.IsSuccessStatusCode)
-        {
-            return [];
-        }
-
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        var spans = new List<Span>();
-        var data = document.RootElement.TryGetProperty("data", out var inner) ? inner : document.RootElement;
-        foreach (var resourceSpans in data.GetProperty("resourceSpans").EnumerateArray())
-        {
-            var service = Attributes(resourceSpans.GetProperty("resource")).GetValueOrDefault("service.name") ?? "";
-            foreach (var scope in resourceSpans.GetProperty("scopeSpans").EnumerateArray())
-            {
-                foreach (var span in scope.GetProperty("spans").EnumerateArray())
-                {
-                    spans.Add(new Span(span.GetProperty("traceId").GetString()!, service, span.GetProperty("name").GetString()!,
-                        span.TryGetProperty("kind", out var kind) ? kind.GetInt32() : 0, Attributes(span)));
-                }
-            }
-        }
-
-        return spans;
-    }
-
-    private static Dictionary<string, string> Attributes(JsonElement owner)
-    {
-        var attributes = new Dictionary<string, string>();
-        if (!owner.TryGetProperty("attributes", out var list))
-        {
-            return attributes;
-        }
-
-        foreach (var attribute in list.EnumerateArray())
-        {
-            var value = attribute.GetProperty("value");
-            attributes[attribute.GetProperty("key").GetString()!] = value.EnumerateObject().FirstOrDefault().Value.ToString();
-        }
-
-        return attributes;
     }
 }
