@@ -42,7 +42,8 @@ public static class ServiceDefaultsExtensions
                 .AddService(serviceName, serviceInstanceId: instanceName)
                 .AddAttributes([new("lab.instance", instanceName)]))
             .WithTracing(tracing => tracing
-                .AddSource(LabTelemetry.SourceName, "Lab.*", "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                // Application grain calls only: the runtime's own calls (stream queues, membership) would triple the volume.
+                .AddSource(LabTelemetry.SourceName, "Lab.*", "Microsoft.Orleans.Application")
                 .AddAspNetCoreInstrumentation(options =>
                 {
                     // Health probes and scrapes would drown the traces users come to read.

@@ -105,6 +105,9 @@ public static class LabLauncher
             settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpEndpoint;
             // Export every second rather than every five, so a trace shows up while the user still looks for it.
             settings["OTEL_BSP_SCHEDULE_DELAY"] = "1000";
+            // Under load a checkout makes dozens of spans; the default queue of 2048 would drop the slowest traces.
+            settings["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536";
+            settings["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "2048";
             settings["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
             settings["OTEL_METRIC_EXPORT_INTERVAL"] = "5000";
         }
