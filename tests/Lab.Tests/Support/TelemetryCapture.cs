@@ -15,6 +15,7 @@ public sealed class TelemetryCapture : IDisposable
     private readonly MeterListener _meters;
     private readonly ConcurrentQueue<Activity> _stopped = new();
     private readonly ConcurrentDictionary<string, long> _dbCalls = new();
+    private long _poolWaiting;
 
     public TelemetryCapture()
     {
@@ -30,14 +31,20 @@ public sealed class TelemetryCapture : IDisposable
         {
             InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == LabTelemetry.MeterName && instrument.Name == "lab.db.calls")
+                if (instrument.Meter.Name == LabTelemetry.MeterName && instrument.Name is "lab.db.calls" or "lab.db.pool.waiting")
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
             },
         };
-        _meters.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        _meters.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
+            if (instrument.Name == "lab.db.pool.waiting")
+            {
+                Interlocked.Exchange(ref _poolWaiting, value);
+                return;
+            }
+
             foreach (var tag in tags)
             {
                 if (tag.Key == "db.operation" && tag.Value is string operation)
@@ -51,6 +58,13 @@ public sealed class TelemetryCapture : IDisposable
 
     /// <summary>Database calls of <paramref name="operation"/> counted so far.</summary>
     public long DbCalls(string operation) => _dbCalls.TryGetValue(operation, out var n) ? n : 0;
+
+    /// <summary>Reads the lab.db.pool.waiting gauge now: callers queued for a database connection in this process.</summary>
+    public long SamplePoolWaiting()
+    {
+        _meters.RecordObservableInstruments();
+        return Interlocked.Read(ref _poolWaiting);
+    }
 
     /// <summary>Stopped db spans of <paramref name="operation"/> (tag lab.db.operation).</summary>
     public IReadOnlyList<Activity> DbSpans(string operation) =>
