@@ -17,6 +17,14 @@ public sealed class CatalogRepository(LabDb db)
         WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category);
         """);
 
+    // Every match, in name order, for ranking outside the database (algorithmic-degradation's code path).
+    private static readonly DbOperation SearchCandidates = new("catalog.search-candidates", "products", "SELECT",
+        """
+        SELECT sku, name, category, price_cents, popularity_rank FROM products
+        WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category)
+        ORDER BY name LIMIT @limit
+        """);
+
     public Task<Product?> GetProductAsync(string sku, CancellationToken cancellationToken = default) =>
         db.RunAsync(GetProduct, async connection =>
         {
@@ -44,7 +52,29 @@ public sealed class CatalogRepository(LabDb db)
             return new CatalogPage(items, query.Page, query.PageSize, (int)total);
         }, cancellationToken);
 
+    /// <summary>Every product matching <paramref name="query"/> (up to <paramref name="maxRows"/>), unranked and unpaged.</summary>
+    public Task<IReadOnlyList<CatalogCandidate>> SearchCandidatesAsync(CatalogQuery query, int maxRows, CancellationToken cancellationToken = default) =>
+        db.RunAsync(SearchCandidates, async connection =>
+        {
+            var parameters = new
+            {
+                text = string.IsNullOrWhiteSpace(query.Text) ? null : $"%{query.Text.Trim()}%",
+                category = string.IsNullOrWhiteSpace(query.Category) ? null : query.Category.Trim().ToLowerInvariant(),
+                limit = maxRows,
+            };
+            var rows = await connection.QueryAsync<CandidateRow>(
+                new CommandDefinition(SearchCandidates.Statement, parameters, cancellationToken: cancellationToken));
+            return (IReadOnlyList<CatalogCandidate>)rows
+                .Select(row => new CatalogCandidate(new ProductSummary(row.sku, row.name, row.category, ShopKeys.FromCents(row.price_cents)), row.popularity_rank))
+                .ToList();
+        }, cancellationToken);
+
+    private sealed record CandidateRow(string sku, string name, string category, long price_cents, long popularity_rank);
+
     private sealed record ProductRow(string sku, string name, string category, long price_cents, string description);
 
     private sealed record SummaryRow(string sku, string name, string category, long price_cents);
 }
+
+/// <summary>A search match with the popularity rank the shop orders by (1 = most popular).</summary>
+public sealed record CatalogCandidate(ProductSummary Summary, long Rank);

@@ -48,7 +48,7 @@ public sealed class InventoryRepository(LabDb db)
                 : new InventoryRecord(
                     new StockLevel(stock.sku, (int)stock.initial_stock, (int)stock.available, (int)stock.reserved, (int)stock.sold),
                     reservations);
-        }, cancellationToken);
+        }, cancellationToken, sku);
 
     /// <returns>False when the row no longer had the stock (nothing was written).</returns>
     public Task<bool> ReserveAsync(string sku, ReservationRecord reservation, CancellationToken cancellationToken = default) =>
@@ -67,11 +67,11 @@ public sealed class InventoryRepository(LabDb db)
                 new { orderId = reservation.OrderId.ToString(), sku, quantity = reservation.Quantity, expiresAt = ShopKeys.ToUnixMs(reservation.ExpiresAt) },
                 transaction, cancellationToken: cancellationToken));
             return true;
-        }, cancellationToken);
+        }, cancellationToken, sku);
 
     public Task<bool> ReturnAsync(string sku, int quantity, CancellationToken cancellationToken = default) =>
         db.RunAsync(Return, async connection => await connection.ExecuteAsync(
-            new CommandDefinition(Return.Statement, new { sku, quantity }, cancellationToken: cancellationToken)) == 1, cancellationToken);
+            new CommandDefinition(Return.Statement, new { sku, quantity }, cancellationToken: cancellationToken)) == 1, cancellationToken, sku);
 
     public Task<bool> CommitAsync(string sku, ReservationRecord reservation, CancellationToken cancellationToken = default) =>
         MoveReservationAsync(Commit, sku, reservation, cancellationToken);
@@ -94,7 +94,7 @@ public sealed class InventoryRepository(LabDb db)
 
             await connection.ExecuteAsync(new CommandDefinition(operation.Parts[1], parameters, transaction, cancellationToken: cancellationToken));
             return true;
-        }, cancellationToken);
+        }, cancellationToken, sku);
     }
 
     private sealed record StockRow(string sku, long initial_stock, long available, long reserved, long sold, long version);

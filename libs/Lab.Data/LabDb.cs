@@ -2,6 +2,7 @@ using System.Collections;
 using System.Data.Common;
 using System.Diagnostics;
 using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,9 @@ public sealed class LabDb : IDisposable
     private readonly string _connectionString;
     private readonly string _databaseName;
     private readonly ServiceIdentity _identity;
+
+    // A narrower gate in front of the pool while connection-pool-exhaustion is on; swapped per activation version.
+    private volatile PoolGate? _gate;
 
     public LabDb(IOptions<DatabaseOptions> options, ServiceIdentity? identity = null)
     {
@@ -66,15 +70,17 @@ public sealed class LabDb : IDisposable
         using var activity = StartActivity(operation);
         var started = Stopwatch.GetTimestamp();
         var route = Activity.Current?.GetBaggageItem(LabTelemetry.RouteBaggageKey);
+        // The one volatile read of the idle path; the pool limit and the hook below both live behind it.
+        var hooked = ScenarioRuntime.IsActiveAt(HookPoint.Repository);
         try
         {
-            await AcquireConnectionSlotAsync(activity, cancellationToken).ConfigureAwait(false);
+            var gate = await AcquireConnectionSlotAsync(activity, hooked, cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref s_inUse);
             try
             {
                 await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
                 await using var transaction = transactional ? await BeginAsync(connection, activity, cancellationToken).ConfigureAwait(false) : null;
-                if (ScenarioRuntime.IsActiveAt(HookPoint.Repository))
+                if (hooked)
                 {
                     // Inside the span and, for writes, inside the transaction: a scenario can hold the write lock.
                     await ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.Repository, _identity)
@@ -99,6 +105,7 @@ public sealed class LabDb : IDisposable
             {
                 Interlocked.Decrement(ref s_inUse);
                 _pool.Release();
+                gate?.Slots.Release();
             }
         }
         catch (Exception ex)
@@ -146,9 +153,52 @@ public sealed class LabDb : IDisposable
         return activity;
     }
 
-    private async Task AcquireConnectionSlotAsync(Activity? activity, CancellationToken cancellationToken)
+    /// <returns>The scenario gate also taken (release it with the pool slot), or null.</returns>
+    private async Task<PoolGate?> AcquireConnectionSlotAsync(Activity? activity, bool hooked, CancellationToken cancellationToken)
     {
-        if (_pool.Wait(0, CancellationToken.None))
+        var gate = hooked ? CurrentGate() : null;
+        if (gate is not null)
+        {
+            // The shrunken pool: fewer usable connections, same waiting semantics.
+            await WaitForSlotAsync(gate.Slots, gate.Size, gate.WaitTimeout, activity, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await WaitForSlotAsync(_pool, _options.MaxConnections, _options.ConnectionWaitTimeout, activity, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            gate?.Slots.Release();
+            throw;
+        }
+
+        return gate;
+    }
+
+    private PoolGate? CurrentGate()
+    {
+        if (ConnectionPoolExhaustionScenario.FindPoolLimit(_identity) is not { } limit || limit.Size >= _options.MaxConnections)
+        {
+            return null;
+        }
+
+        var gate = _gate;
+        if (gate is not null && gate.Version == limit.Version)
+        {
+            return gate;
+        }
+
+        // A new activation (or change) gets a fresh gate; holders of the old one release into it and it is dropped.
+        var fresh = new PoolGate(limit.Version, limit.Size, limit.WaitTimeout ?? _options.ConnectionWaitTimeout,
+            new SemaphoreSlim(limit.Size, limit.Size));
+        return Interlocked.CompareExchange(ref _gate, fresh, gate) == gate ? fresh : _gate ?? fresh;
+    }
+
+    private static async Task WaitForSlotAsync(SemaphoreSlim slots, int poolSize, TimeSpan timeout, Activity? activity,
+        CancellationToken cancellationToken)
+    {
+        if (slots.Wait(0, CancellationToken.None))
         {
             return;
         }
@@ -158,9 +208,9 @@ public sealed class LabDb : IDisposable
         var waitStarted = Stopwatch.GetTimestamp();
         try
         {
-            if (!await _pool.WaitAsync(_options.ConnectionWaitTimeout, cancellationToken).ConfigureAwait(false))
+            if (!await slots.WaitAsync(timeout, cancellationToken).ConfigureAwait(false))
             {
-                throw new DbPoolTimeoutException(_options.MaxConnections, _options.ConnectionWaitTimeout);
+                throw new DbPoolTimeoutException(poolSize, timeout);
             }
         }
         finally
@@ -169,6 +219,7 @@ public sealed class LabDb : IDisposable
             activity?.AddEvent(new ActivityEvent("db.pool.wait", tags: new ActivityTagsCollection
             {
                 ["lab.db.pool.wait_ms"] = Stopwatch.GetElapsedTime(waitStarted).TotalMilliseconds,
+                ["lab.db.pool.size"] = poolSize,
             }));
         }
     }
@@ -209,6 +260,30 @@ public sealed class LabDb : IDisposable
     public void Dispose() => _pool.Dispose();
 }
 
+/// <summary>A scenario's narrower limit in front of the pool, for one activation version.</summary>
+internal sealed record PoolGate(long Version, int Size, TimeSpan WaitTimeout, SemaphoreSlim Slots);
+
 /// <summary>Thrown when no database connection became free within the configured wait.</summary>
-public sealed class DbPoolTimeoutException(int poolSize, TimeSpan waited)
-    : TimeoutException($"No database connection became free within {waited.TotalSeconds:0.###} s (pool of {poolSize}).");
+/// <remarks>Serializable, so a grain's caller (and the storefront's 504 mapping) sees this type, not a codec error.</remarks>
+[GenerateSerializer]
+public sealed class DbPoolTimeoutException : TimeoutException
+{
+    public DbPoolTimeoutException()
+    {
+    }
+
+    public DbPoolTimeoutException(int poolSize, TimeSpan waited)
+        : base($"No database connection became free within {waited.TotalSeconds:0.###} s (pool of {poolSize}).")
+    {
+        PoolSize = poolSize;
+        Waited = waited;
+    }
+
+    /// <summary>Usable connections when the caller gave up.</summary>
+    [Id(0)]
+    public int PoolSize { get; private set; }
+
+    /// <summary>How long the caller waited.</summary>
+    [Id(1)]
+    public TimeSpan Waited { get; private set; }
+}

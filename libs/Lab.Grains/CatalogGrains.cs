@@ -1,6 +1,7 @@
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Microsoft.Extensions.Options;
 using Lab.ServiceDefaults;
 using Orleans.Concurrency;
@@ -8,9 +9,70 @@ using Orleans.Concurrency;
 namespace Lab.Grains;
 
 [StatelessWorker]
-public sealed class CatalogGrain(CatalogRepository catalog) : Grain, ICatalogGrain
+public sealed class CatalogGrain(CatalogRepository catalog, ServiceIdentity identity) : Grain, ICatalogGrain
 {
-    public Task<CatalogPage> SearchAsync(CatalogQuery query) => catalog.SearchAsync(query);
+    public Task<CatalogPage> SearchAsync(CatalogQuery query) =>
+        // Idle: one volatile read; the database ranks and pages (the linear path).
+        !ScenarioRuntime.IsIdle && AlgorithmicDegradationScenario.FindMaxCandidates(identity) is { } maxCandidates
+            ? RankInMemoryAsync(query, maxCandidates)
+            : catalog.SearchAsync(query);
+
+    /// <summary>
+    /// algorithmic-degradation's code path: every match ranked here with quadratic algorithms. Same page as
+    /// the database path; the cost grows with the square of the match count.
+    /// </summary>
+    private async Task<CatalogPage> RankInMemoryAsync(CatalogQuery query, int maxCandidates)
+    {
+        var candidates = await catalog.SearchCandidatesAsync(query, maxCandidates);
+        using var span = LabTelemetry.Source.StartActivity("catalog.rank");
+        var comparisons = 0L;
+
+        // De-duplicate by comparing each candidate with every one kept so far.
+        var kept = new List<CatalogCandidate>(candidates.Count);
+        foreach (var candidate in candidates)
+        {
+            var duplicate = false;
+            foreach (var other in kept)
+            {
+                comparisons++;
+                if (string.Equals(other.Summary.Sku, candidate.Summary.Sku, StringComparison.Ordinal))
+                {
+                    duplicate = true;
+                    break;
+                }
+            }
+
+            if (!duplicate)
+            {
+                kept.Add(candidate);
+            }
+        }
+
+        // Insertion sort by popularity: the candidates arrive in name order, so about n^2/4 moves.
+        for (var i = 1; i < kept.Count; i++)
+        {
+            var item = kept[i];
+            var j = i - 1;
+            while (j >= 0)
+            {
+                comparisons++;
+                if (kept[j].Rank <= item.Rank)
+                {
+                    break;
+                }
+
+                kept[j + 1] = kept[j];
+                j--;
+            }
+
+            kept[j + 1] = item;
+        }
+
+        span?.SetTag("lab.catalog.candidates", candidates.Count);
+        span?.SetTag("lab.catalog.comparisons", comparisons);
+        var items = kept.Skip((query.Page - 1) * query.PageSize).Take(query.PageSize).Select(c => c.Summary).ToList();
+        return new CatalogPage(items, query.Page, query.PageSize, kept.Count);
+    }
 }
 
 /// <summary>
@@ -20,16 +82,20 @@ public sealed class CatalogGrain(CatalogRepository catalog) : Grain, ICatalogGra
 /// </summary>
 [Reentrant]
 public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions> options, ScenarioTimeProvider time, ServiceIdentity identity)
-    : Grain, IProductGrain
+    : Grain, IProductGrain, ICachedEntry
 {
     private Product? _cached;
     private DateTimeOffset _expiresAt = DateTimeOffset.MinValue;
+    private DateTimeOffset? _loadedAt;
     private Task<Product?>? _loading;
 
     private string Sku => this.GetPrimaryKeyString();
 
+    DateTimeOffset? ICachedEntry.LoadedAt => _loadedAt;
+
     public async Task<Product?> GetAsync()
     {
+        var naive = false;
         if (ScenarioRuntime.IsActiveAt(HookPoint.Cache))
         {
             using var span = LabTelemetry.Source.StartActivity("cache product.get");
@@ -46,11 +112,20 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
                 span?.SetTag("lab.cache.hit", false);
                 return Store(await catalog.GetProductAsync(Sku));
             }
+
+            naive = CacheStampedeScenario.UsesNaiveCache(identity, Sku);
         }
 
         if (time.GetUtcNow() < _expiresAt)
         {
             return _cached;
+        }
+
+        if (naive)
+        {
+            // The cache without its cures (cache-stampede): every reader that finds the entry expired loads it
+            // itself, and the fixed TTL keeps entries loaded together expiring together.
+            return Store(await catalog.GetProductAsync(Sku), jitter: false);
         }
 
         _loading ??= LoadAsync();
@@ -66,11 +141,13 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
 
     private async Task<Product?> LoadAsync() => Store(await catalog.GetProductAsync(Sku));
 
-    private Product? Store(Product? product)
+    private Product? Store(Product? product, bool jitter = true)
     {
         var ttl = options.Value.ProductCacheTtl;
+        var now = time.GetUtcNow();
         _cached = product;
-        _expiresAt = time.GetUtcNow() + ttl + ttl * (Random.Shared.NextDouble() * 0.2);
+        _loadedAt = now;
+        _expiresAt = now + ttl + (jitter ? ttl * (Random.Shared.NextDouble() * 0.2) : TimeSpan.Zero);
         return product;
     }
 }

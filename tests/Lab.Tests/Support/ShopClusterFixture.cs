@@ -19,6 +19,15 @@ public sealed class ShopClusterFixture : IAsyncLifetime
     public static readonly TimeSpan ReservationTtl = TimeSpan.FromSeconds(3);
 
     private readonly TempDirectory _directory = new("lab-cluster");
+    private readonly int _products;
+
+    public ShopClusterFixture()
+        : this(products: 40)
+    {
+    }
+
+    /// <summary>A cluster over a catalog of <paramref name="products"/> products (searches that match thousands of rows).</summary>
+    internal ShopClusterFixture(int products) => _products = products;
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public TestPaymentsServer Payments { get; private set; } = null!;
@@ -32,7 +41,7 @@ public sealed class ShopClusterFixture : IAsyncLifetime
         Configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Database:ConnectionString"] = $"Data Source={ShopDatabasePath}",
-            ["Seed:Products"] = "40",
+            ["Seed:Products"] = _products.ToString(),
             ["Seed:Customers"] = "30",
             ["Seed:HistoricalOrders"] = "300",
             ["Seed:MinStock"] = SeededStock.ToString(),
@@ -81,6 +90,24 @@ public sealed class ShopClusterFixture : IAsyncLifetime
         await Payments.DisposeAsync();
         _directory.Dispose();
     }
+}
+
+/// <summary>The same cluster over a catalog of 3,000 products.</summary>
+public sealed class LargeCatalogClusterFixture : IAsyncLifetime
+{
+    public const int Products = 3_000;
+
+    public ShopClusterFixture Shop { get; } = new(Products);
+
+    public Task InitializeAsync() => Shop.InitializeAsync();
+
+    public Task DisposeAsync() => Shop.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class LargeCatalogCollection : ICollectionFixture<LargeCatalogClusterFixture>
+{
+    public const string Name = "large catalog cluster";
 }
 
 [CollectionDefinition(Name)]

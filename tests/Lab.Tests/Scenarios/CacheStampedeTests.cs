@@ -1,0 +1,89 @@
+using Lab.Contracts;
+using Lab.Scenarios.Shop;
+using Lab.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Lab.Tests.Scenarios;
+
+[Collection(ShopClusterCollection.Name)]
+public sealed class CacheStampedeTests(ShopClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Readers = 20;
+    private const string Loads = "catalog.get-product";
+
+    private readonly ScenarioSwitch _scenarios = new(fixture.Cluster);
+
+    public Task InitializeAsync() => _scenarios.ResetAsync();
+
+    public Task DisposeAsync() => _scenarios.ResetAsync();
+
+    [Fact]
+    public async Task A_synchronised_expiry_costs_one_load_per_reader_without_the_cure_and_one_with_it()
+    {
+        using var telemetry = new TelemetryCapture();
+        // Warm the hot entries (SKU-00002 and SKU-00003 are among the 5 hottest) while the cache is healthy.
+        await Product("SKU-00002").GetAsync();
+        await Product("SKU-00003").GetAsync();
+
+        // A product load that takes a while, as under real load: the stampede window is the load's duration.
+        await _scenarios.EnableAsync(SlowDbQueryScenario.Name,
+            new Dictionary<string, string> { ["delay"] = "200ms" },
+            new Dictionary<string, string> { ["repositoryOperation"] = Loads });
+        await _scenarios.EnableAsync(CacheStampedeScenario.Name,
+            new Dictionary<string, string> { ["period"] = "1m", ["hotSkus"] = "5" });
+
+        var naive = await ReadBurstAsync("SKU-00002", telemetry);
+        var expiries = telemetry.Spans.Count(s => s.OperationName == "cache product.get"
+            && ((s.GetTagItem("lab.scenario") as string)?.Contains(CacheStampedeScenario.Name) ?? false));
+        var naiveAgain = await ReadBurstAsync("SKU-00002", telemetry);
+
+        await _scenarios.EnableAsync(CacheStampedeScenario.Name,
+            new Dictionary<string, string> { ["period"] = "1m", ["hotSkus"] = "5", ["cure"] = "true" });
+        var cured = await ReadBurstAsync("SKU-00003", telemetry);
+
+        await _scenarios.ResetAsync();
+        var off = await ReadBurstAsync("SKU-00003", telemetry);
+
+        output.WriteLine($"{Readers} concurrent readers right after the synchronised expiry: {naive} loads without the cure, " +
+            $"{naiveAgain} on the next burst (entry fresh), {cured} with the cure, {off} after disable");
+
+        // Without the cure every reader that found the entry expired went to the database itself.
+        Assert.InRange(naive, Readers * 0.8, Readers);
+        // Once loaded, the entry is fresh until the next boundary: the cache still caches.
+        Assert.Equal(0, naiveAgain);
+        // The expiry is the scenario's doing, visible on the cache spans.
+        Assert.InRange(expiries, 1, Readers);
+        // Coalescing: the same expiry costs one load.
+        Assert.Equal(1, cured);
+        Assert.Equal(0, off);
+    }
+
+    [Fact]
+    public async Task Cold_keys_keep_coalescing_while_hot_keys_stampede()
+    {
+        using var telemetry = new TelemetryCapture();
+        await _scenarios.EnableAsync(SlowDbQueryScenario.Name,
+            new Dictionary<string, string> { ["delay"] = "200ms" },
+            new Dictionary<string, string> { ["repositoryOperation"] = Loads });
+        await _scenarios.EnableAsync(CacheStampedeScenario.Name,
+            new Dictionary<string, string> { ["period"] = "1m", ["hotSkus"] = "5" });
+
+        // SKU-00037 is outside the hot set: its first (cold) load is coalesced as usual.
+        var cold = await ReadBurstAsync("SKU-00037", telemetry);
+        var spans = telemetry.DbSpans(Loads);
+
+        output.WriteLine($"cold key: {cold} load(s) for {Readers} readers");
+        Assert.Equal(1, cold);
+        Assert.All(spans, span => Assert.Equal(SlowDbQueryScenario.Name, span.GetTagItem("lab.scenario")));
+    }
+
+    private async Task<long> ReadBurstAsync(string sku, TelemetryCapture telemetry)
+    {
+        var before = telemetry.DbCalls(Loads);
+        var products = await Task.WhenAll(Enumerable.Range(0, Readers).Select(_ => Product(sku).GetAsync()));
+        Assert.All(products, p => Assert.Equal(sku, p!.Sku));
+        return telemetry.DbCalls(Loads) - before;
+    }
+
+    private IProductGrain Product(string sku) => fixture.Client.GetGrain<IProductGrain>(sku);
+}

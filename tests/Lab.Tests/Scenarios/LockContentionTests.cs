@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Lab.Contracts;
+using Lab.Scenarios.Shop;
+using Lab.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Lab.Tests.Scenarios;
+
+[Collection(ShopClusterCollection.Name)]
+public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Low = 2;
+    private const int High = 6;
+    private const int Rounds = 2;
+    private static readonly TimeSpan Hold = TimeSpan.FromMilliseconds(100);
+
+    private readonly ScenarioSwitch _scenarios = new(fixture.Cluster);
+
+    public Task InitializeAsync() => _scenarios.ResetAsync();
+
+    public Task DisposeAsync() => _scenarios.ResetAsync();
+
+    [Fact]
+    public async Task Lock_wait_and_checkout_latency_grow_with_concurrency_when_on_and_not_when_off()
+    {
+        using var telemetry = new TelemetryCapture();
+        await RunAsync(High, telemetry); // warm-up: grains active, connections open
+        var offLow = await RunAsync(Low, telemetry);
+        var offHigh = await RunAsync(High, telemetry);
+
+        await _scenarios.EnableAsync(LockContentionScenario.Name,
+            new Dictionary<string, string> { ["hold"] = "100ms", ["hotSkus"] = "20" });
+        var onLow = await RunAsync(Low, telemetry);
+        var onHigh = await RunAsync(High, telemetry);
+
+        await _scenarios.ResetAsync();
+        var after = await RunAsync(High, telemetry);
+
+        output.WriteLine($"off c={Low}: {offLow}");
+        output.WriteLine($"off c={High}: {offHigh}");
+        output.WriteLine($"on  c={Low}: {onLow}");
+        output.WriteLine($"on  c={High}: {onHigh}");
+        output.WriteLine($"after c={High}: {after}");
+
+        // On: writers queue on the write lock, and the queue (and checkout's tail) lengthens with concurrency.
+        Assert.True(onHigh.MeanLockWaitMs > onLow.MeanLockWaitMs * 1.5, "mean lock wait did not grow with concurrency");
+        Assert.True(onHigh.MaxLockWaitMs > Hold.TotalMilliseconds, "no writer waited a full hold");
+        Assert.True(onHigh.MaxCheckoutMs > onLow.MaxCheckoutMs * 1.5, "checkout tail did not grow with concurrency");
+        Assert.True(onLow.MaxCheckoutMs >= 2 * Hold.TotalMilliseconds * 0.9, "a checkout holds the lock twice (reserve, commit)");
+        // The holders: every hot-SKU reserve and commit, tagged on its db span.
+        Assert.Equal(2 * Rounds * Low, onLow.Holders);
+        Assert.Equal(2 * Rounds * High, onHigh.Holders);
+        Assert.Equal(0, offHigh.Holders + after.Holders);
+
+        // Off: neither lock wait nor checkout latency depends on concurrency to any comparable degree.
+        Assert.True(offHigh.MeanLockWaitMs < 20, $"lock wait {offHigh.MeanLockWaitMs} ms with the scenario off");
+        Assert.True(offHigh.MaxCheckoutMs < onHigh.MaxCheckoutMs / 3, "off is not clearly faster than on");
+        Assert.True(after.MeanLockWaitMs < 20 && after.MaxCheckoutMs < onHigh.MaxCheckoutMs / 3, "no recovery after disable");
+    }
+
+    private async Task<Phase> RunAsync(int concurrency, TelemetryCapture telemetry)
+    {
+        telemetry.Clear();
+        var latencies = new ConcurrentBag<double>();
+        var workers = Enumerable.Range(0, concurrency).ToArray();
+        for (var round = 0; round < Rounds; round++)
+        {
+            // Each worker: its own customer and its own hot SKU, so the grains never serialise them; only the database can.
+            await Task.WhenAll(workers.Select(w => Cart(w).AddItemAsync(Sku(w), 1)));
+            await Task.WhenAll(workers.Select(async w =>
+            {
+                var clock = Stopwatch.StartNew();
+                var result = await Cart(w).CheckoutAsync();
+                latencies.Add(clock.Elapsed.TotalMilliseconds);
+                Assert.Equal(CheckoutFailure.None, result.Failure);
+            }));
+        }
+
+        var waits = telemetry.Spans
+            .Select(s => s.GetTagItem("lab.db.lock_wait_ms"))
+            .OfType<double>()
+            .ToList();
+        Assert.NotEmpty(waits);
+        var holders = telemetry.Spans.Count(s => (s.GetTagItem("lab.scenario") as string) == LockContentionScenario.Name);
+        return new Phase(latencies.Max(), waits.Average(), waits.Max(), waits.Count, holders);
+    }
+
+    private ICartGrain Cart(int worker) => fixture.Client.GetGrain<ICartGrain>(11 + worker);
+
+    private static string Sku(int worker) => $"SKU-{11 + worker:00000}";
+
+    private sealed record Phase(double MaxCheckoutMs, double MeanLockWaitMs, double MaxLockWaitMs, int Writes, int Holders)
+    {
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"checkout max {MaxCheckoutMs:0} ms, lock wait mean {MeanLockWaitMs:0.0} ms, max {MaxLockWaitMs:0.0} ms over {Writes} writes, {Holders} holders");
+    }
+}
