@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Orleans.Streams;
@@ -168,15 +169,32 @@ public sealed class OrderGrain(
         var orderEvent = new OrderEvent(Guid.NewGuid(), OrderId, _sequence, kind, time.GetUtcNow(), _order!.CustomerId, _order.Total, detail);
         if (ScenarioRuntime.IsActiveAt(HookPoint.StreamProduce))
         {
-            await ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.StreamProduce, identity)
+            var hook = new HookContext(HookPoint.StreamProduce, identity)
             {
                 GrainInterface = nameof(IOrderGrain),
                 GrainKey = OrderId.ToString(),
                 Carrier = orderEvent,
-            });
+            };
+            await ScenarioRuntime.InvokeAsync(hook);
+            if (EventOrderingViolationScenario.Deferral(hook, identity) is { } delay)
+            {
+                PublishLate(orderEvent, delay);
+                return;
+            }
         }
 
         await _events!.OnNextAsync(orderEvent);
+    }
+
+    /// <summary>event-ordering-violation: publishes <paramref name="orderEvent"/> after <paramref name="delay"/>, behind the events that follow it.</summary>
+    private void PublishLate(OrderEvent orderEvent, TimeSpan delay)
+    {
+        IGrainTimer? timer = null;
+        timer = this.RegisterGrainTimer(async _ =>
+        {
+            timer?.Dispose();
+            await _events!.OnNextAsync(orderEvent);
+        }, delay, Timeout.InfiniteTimeSpan);
     }
 
     private static CheckoutResult Result(Order order) => order.Status switch
