@@ -1,9 +1,11 @@
 using Lab.Contracts;
 using Lab.Data;
+using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 
 namespace Lab.Grains;
 
-public sealed class CustomerGrain(CustomerRepository customers, OrderRepository orders) : Grain, ICustomerGrain
+public sealed class CustomerGrain(CustomerRepository customers, OrderRepository orders, ServiceIdentity identity) : Grain, ICustomerGrain
 {
     private bool? _exists;
 
@@ -18,6 +20,9 @@ public sealed class CustomerGrain(CustomerRepository customers, OrderRepository 
             return null;
         }
 
-        return await orders.GetHistoryAsync(CustomerId, limit);
+        // n-plus-one-query switches to the naive loader (one query per order) until it is cured or disabled.
+        return NPlusOneQueryScenario.LoadsOneByOne(identity)
+            ? await orders.GetHistoryOneByOneAsync(CustomerId, limit)
+            : await orders.GetHistoryAsync(CustomerId, limit);
     }
 }

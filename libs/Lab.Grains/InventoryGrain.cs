@@ -1,6 +1,7 @@
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,8 @@ namespace Lab.Grains;
 /// <see cref="ShopOptions.ReservationTtl"/>; every change keeps available + reserved + sold = initial stock.
 /// </summary>
 public sealed class InventoryGrain(
-    InventoryRepository inventory, IOptions<ShopOptions> options, ScenarioTimeProvider time, ILogger<InventoryGrain> logger)
+    InventoryRepository inventory, IOptions<ShopOptions> options, ScenarioTimeProvider time, ServiceIdentity identity,
+    ILogger<InventoryGrain> logger)
     : Grain, IInventoryGrain
 {
     private readonly Dictionary<Guid, ReservationRecord> _reservations = [];
@@ -51,6 +53,13 @@ public sealed class InventoryGrain(
         if (_reservations.ContainsKey(orderId))
         {
             return new ReservationResult(ReservationOutcome.AlreadyReserved, _stock.Available);
+        }
+
+        if (DeadlockScenario.CallBack(identity) is not null)
+        {
+            // deadlock: read the order that asked for this reservation. It is awaiting this call, so unless it
+            // allowed call-chain reentrancy (the cure) the call-back waits for the response timeout.
+            await GrainFactory.GetGrain<IOrderGrain>(orderId).GetAsync();
         }
 
         await ReleaseExpiredAsync(CancellationToken.None);

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Orleans.Streams;
@@ -21,6 +22,7 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, Servi
         "lab.projection.out_of_order", "{event}", "Order events that reached the projection out of sequence.");
 
     private OrderStatusView? _view;
+    private Dictionary<long, OrderEvent>? _pending;
     private bool _loaded;
 
     public async Task<OrderStatusView?> GetAsync()
@@ -53,6 +55,34 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, Servi
                 item.OrderId, item.Kind, item.Sequence, expected);
         }
 
+        if (EventOrderingViolationScenario.ProjectionReorders(identity))
+        {
+            await ApplyInSequenceAsync(item);
+            return;
+        }
+
+        await ApplyAsync(item);
+    }
+
+    /// <summary>The cure of event-ordering-violation: hold an event until its predecessor is applied, skip replays.</summary>
+    private async Task ApplyInSequenceAsync(OrderEvent item)
+    {
+        var last = _view?.LastSequence ?? 0;
+        if (item.Sequence <= last || !(_pending ??= []).TryAdd(item.Sequence, item))
+        {
+            logger.LogInformation("Order {OrderId}: event {Kind} #{Sequence} already applied, skipped", item.OrderId, item.Kind, item.Sequence);
+            return;
+        }
+
+        while (_pending.Remove(last + 1, out var next))
+        {
+            await ApplyAsync(next);
+            last = next.Sequence;
+        }
+    }
+
+    private async Task ApplyAsync(OrderEvent item)
+    {
         _view = new OrderStatusView(item.OrderId, ToStatus(item.Kind), item.Sequence, (_view?.EventsApplied ?? 0) + 1, item.Timestamp);
         await projections.SaveViewAsync(_view);
     }

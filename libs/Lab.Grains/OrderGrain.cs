@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
+using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Orleans.Streams;
@@ -81,7 +82,7 @@ public sealed class OrderGrain(
         var reserved = new List<OrderLine>(lines.Count);
         foreach (var line in lines)
         {
-            var reservation = await Inventory(line.Sku).ReserveAsync(OrderId, line.Quantity);
+            var reservation = await ReserveAsync(line);
             if (reservation.Outcome is not (ReservationOutcome.Reserved or ReservationOutcome.AlreadyReserved))
             {
                 await ReleaseAsync(reserved);
@@ -139,6 +140,21 @@ public sealed class OrderGrain(
 
     private IInventoryGrain Inventory(string sku) => GrainFactory.GetGrain<IInventoryGrain>(sku);
 
+    private async Task<ReservationResult> ReserveAsync(OrderLine line)
+    {
+        if (DeadlockScenario.CallBack(identity) is true)
+        {
+            // deadlock cure: the inventory grain calls back into this order while it awaits the reservation;
+            // call-chain reentrancy lets that call-back in instead of queueing it behind this request.
+            using (RequestContext.AllowCallChainReentrancy())
+            {
+                return await Inventory(line.Sku).ReserveAsync(OrderId, line.Quantity);
+            }
+        }
+
+        return await Inventory(line.Sku).ReserveAsync(OrderId, line.Quantity);
+    }
+
     private async Task ReleaseAsync(IEnumerable<OrderLine> lines)
     {
         foreach (var line in lines)
@@ -168,15 +184,32 @@ public sealed class OrderGrain(
         var orderEvent = new OrderEvent(Guid.NewGuid(), OrderId, _sequence, kind, time.GetUtcNow(), _order!.CustomerId, _order.Total, detail);
         if (ScenarioRuntime.IsActiveAt(HookPoint.StreamProduce))
         {
-            await ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.StreamProduce, identity)
+            var hook = new HookContext(HookPoint.StreamProduce, identity)
             {
                 GrainInterface = nameof(IOrderGrain),
                 GrainKey = OrderId.ToString(),
                 Carrier = orderEvent,
-            });
+            };
+            await ScenarioRuntime.InvokeAsync(hook);
+            if (EventOrderingViolationScenario.Deferral(hook, identity) is { } delay)
+            {
+                PublishLate(orderEvent, delay);
+                return;
+            }
         }
 
         await _events!.OnNextAsync(orderEvent);
+    }
+
+    /// <summary>event-ordering-violation: publishes <paramref name="orderEvent"/> after <paramref name="delay"/>, behind the events that follow it.</summary>
+    private void PublishLate(OrderEvent orderEvent, TimeSpan delay)
+    {
+        IGrainTimer? timer = null;
+        timer = this.RegisterGrainTimer(async _ =>
+        {
+            timer?.Dispose();
+            await _events!.OnNextAsync(orderEvent);
+        }, delay, Timeout.InfiniteTimeSpan);
     }
 
     private static CheckoutResult Result(Order order) => order.Status switch

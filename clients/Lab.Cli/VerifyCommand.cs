@@ -1,0 +1,49 @@
+using System.CommandLine;
+using Lab.Cli.Verify;
+using Spectre.Console;
+
+namespace Lab.Cli;
+
+/// <summary><c>lab verify</c>: checks the shop's invariants against the databases of a run. Exit 0 clean, 1 violations, 2 unreadable.</summary>
+public static class VerifyCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<string>("--data-dir") { Description = "The lab's data directory (holds data/shop.db and data/payments.db).", DefaultValueFactory = _ => ".lab" };
+        var stuckAfter = new Option<TimeSpan>("--stuck-after") { Description = "An order not final and untouched for longer than this is stuck.", DefaultValueFactory = _ => TimeSpan.FromMinutes(2) };
+        var command = new Command("verify", "Check stock conservation, charges, stuck orders and the projection against the databases.") { dataDir, stuckAfter };
+        command.SetAction(parse => Run(parse.GetValue(dataDir)!, parse.GetValue(stuckAfter), AnsiConsole.Console));
+        return command;
+    }
+
+    public static int Run(string dataDirectory, TimeSpan stuckAfter, IAnsiConsole console)
+    {
+        var data = Path.Combine(dataDirectory, "data");
+        IReadOnlyList<Violation> violations;
+        try
+        {
+            violations = ShopVerifier.Verify(Path.Combine(data, "shop.db"), Path.Combine(data, "payments.db"), stuckAfter, DateTimeOffset.UtcNow);
+        }
+        catch (VerifyDatabaseException ex)
+        {
+            console.MarkupLineInterpolated($"[red]{ex.Message}[/]");
+            return 2;
+        }
+
+        if (violations.Count == 0)
+        {
+            console.MarkupLine("[green]All invariants hold.[/]");
+            return 0;
+        }
+
+        var table = new Table().AddColumns("invariant", "id", "detail");
+        foreach (var v in violations)
+        {
+            table.AddRow(Markup.Escape(v.Invariant), Markup.Escape(v.Id), Markup.Escape(v.Detail));
+        }
+
+        console.Write(table);
+        console.MarkupLineInterpolated($"[red]{violations.Count} violation(s).[/]");
+        return 1;
+    }
+}
