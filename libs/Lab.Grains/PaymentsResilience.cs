@@ -224,7 +224,7 @@ public static class PaymentsBreakerTelemetry
     private static IEnumerable<Measurement<int>> ObserveState()
     {
         // Report only while the breaker that is tracked belongs to the live activation.
-        if (s_tracked is { BreakerState: { } state, Breaker: { } settings } && CircuitBreakerScenario.Current()?.Version == settings.Version)
+        if (s_tracked is { BreakerState: { } state, Breaker: { } settings } && CircuitBreakerScenario.Current() == settings)
         {
             yield return new Measurement<int>((int)state.CircuitState);
         }

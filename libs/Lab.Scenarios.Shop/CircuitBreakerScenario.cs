@@ -38,7 +38,8 @@ public sealed class CircuitBreakerScenario : Scenario
             Hint: "Checkouts fail, but how long do the failures take, and how many requests does payments see compared with checkouts?",
             Verify: "Silo metrics lab_payments_breaker_state (1 = open) and lab_payments_breaker_transitions_total{state=\"opened\"}; payments' request count stops " +
                     "growing while checkouts keep failing in milliseconds with 'circuit open'; client spans carry lab.payments.breaker.opened / rejected / half-opened / closed events.",
-            Restore: "Wait for the window to end: the next probe succeeds and the breaker closes (transition 'closed'); or lab scenario disable circuit-breaker, which also removes the breaker."));
+            Restore: "Wait for the window to end (or end it now: lab scenario change circuit-breaker --set window=1s, which keeps the breaker): the next probe succeeds " +
+                     "and the breaker closes (transition 'closed'); lab scenario disable circuit-breaker also removes the breaker."));
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation)
@@ -64,11 +65,14 @@ public sealed class CircuitBreakerScenario : Scenario
         ShopScenarioSwitch.Find(Name) is { } activation ? CircuitBreakerSettings.From(activation) : null;
 }
 
-/// <summary>The circuit-breaker parameters the payments client's breaker is built from.</summary>
-public sealed record CircuitBreakerSettings(long Version, double FailureRatio, int MinimumThroughput, TimeSpan SamplingDuration, TimeSpan BreakDuration)
+/// <summary>
+/// The circuit-breaker parameters the payments client's breaker is built from. Equal settings mean the same breaker:
+/// changing only the fault (window, rate, latency) keeps its state; enabling anew (a new ActivatedAt) starts a fresh one.
+/// </summary>
+public sealed record CircuitBreakerSettings(DateTimeOffset ActivatedAt, double FailureRatio, int MinimumThroughput, TimeSpan SamplingDuration, TimeSpan BreakDuration)
 {
     public static CircuitBreakerSettings From(ScenarioActivation activation) => new(
-        activation.Version,
+        activation.ActivatedAt,
         activation.GetDouble("failure-ratio"),
         (int)activation.GetInt("minimum-throughput"),
         activation.GetDuration("sampling-duration"),
