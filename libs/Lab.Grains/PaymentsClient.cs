@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
 
 namespace Lab.Grains;
 
@@ -47,6 +48,10 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
             }
 
             return new PaymentResult(null, $"payments answered {(int)response.StatusCode} {Describe(response.StatusCode)}");
+        }
+        catch (BrokenCircuitException ex)
+        {
+            return new PaymentResult(null, $"payments circuit open: failing fast without calling payments ({ex.Message})");
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {

@@ -39,12 +39,16 @@ public static class ShopSiloBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new ScenarioTimeProvider(sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ServiceIdentity>() ?? new ServiceIdentity("silo", ServiceKind.Silo)));
+        services.TryAddSingleton<PaymentsResiliencePipelines>();
+        services.TryAddTransient<PaymentsResilienceHandler>();
         services.AddHttpClient<PaymentsClient>(PaymentsClient.HttpClientName, (provider, http) =>
             {
                 var options = provider.GetRequiredService<IOptions<PaymentsClientOptions>>().Value;
                 http.BaseAddress = new Uri(options.BaseUrl.TrimEnd('/') + "/");
                 http.Timeout = options.Timeout;
             })
+            // Outer: retries and breaker (only while a scenario asks for them); inner: the scenario hook, so they see its faults.
+            .AddHttpMessageHandler<PaymentsResilienceHandler>()
             .AddLabScenarioHandler();
         return services;
     }

@@ -1,4 +1,5 @@
 using Lab.Contracts;
+using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 
 namespace Lab.Storefront;
@@ -89,7 +90,7 @@ public static class CartApi
             return ProblemDetailsHandling.Validation("customerId", ShopInput.CustomerRule);
         }
 
-        var result = await grains.GetGrain<ICartGrain>(customerId).CheckoutAsync();
+        var result = await CheckoutWithRetriesAsync(grains.GetGrain<ICartGrain>(customerId));
         return result.Failure switch
         {
             CheckoutFailure.None => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),
@@ -99,6 +100,23 @@ public static class CartApi
             CheckoutFailure.OutOfStock => OrderProblem(StatusCodes.Status409Conflict, "Out of stock", result),
             _ => OrderProblem(StatusCodes.Status502BadGateway, "Payment failed", result),
         };
+    }
+
+    /// <summary>
+    /// One checkout; while retry-storm is on (without its cure) the storefront also retries a checkout that failed on
+    /// payment (the 502 below), as a naive edge would.
+    /// </summary>
+    private static async Task<CheckoutResult> CheckoutWithRetriesAsync(ICartGrain cart)
+    {
+        var attempts = RetryStormScenario.StorefrontAttempts();
+        var result = await cart.CheckoutAsync();
+        for (var attempt = 2; result.Failure == CheckoutFailure.PaymentFailed && attempt <= attempts; attempt++)
+        {
+            RetryTelemetry.Retried("storefront");
+            result = await cart.CheckoutAsync();
+        }
+
+        return result;
     }
 
     private static IResult OrderProblem(int status, string title, CheckoutResult result) =>

@@ -17,6 +17,8 @@ builder.UseOrleans(silo =>
     silo.UseLocalhostClustering(siloOptions.SiloPort, siloOptions.GatewayPort,
         new IPEndPoint(IPAddress.Loopback, siloOptions.PrimarySiloPort), siloOptions.ServiceId, siloOptions.ClusterId);
     silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = siloOptions.ResponseTimeout);
+    // Orleans:Scheduling:TurnWarningLengthThreshold etc.: when a turn counts as long-running (orleans-scheduler-long-running-turns).
+    silo.Services.Configure<SchedulingOptions>(builder.Configuration.GetSection($"{SiloHostOptions.Section}:Scheduling"));
     silo.AddShop(builder.Configuration);
     silo.AddDashboard();
 });

@@ -21,7 +21,8 @@ public sealed class ScenarioIncomingGrainCallFilter(ServiceIdentity service) : I
 
     private async Task InvokeWithScenariosAsync(IIncomingGrainCallContext context)
     {
-        await ScenarioRuntime.InvokeAsync(GrainHook.CreateContext(HookPoint.GrainIncoming, service, context), context.Request.GetCancellationToken());
+        var ctx = GrainHook.CreateContext(HookPoint.GrainIncoming, service, context, GrainHook.ReadCaller());
+        await ScenarioRuntime.InvokeAsync(ctx, context.Request.GetCancellationToken());
         await context.Invoke();
     }
 }
@@ -44,6 +45,8 @@ public sealed class ScenarioOutgoingGrainCallFilter(ServiceIdentity service) : I
 
     private async Task InvokeWithScenariosAsync(IOutgoingGrainCallContext context)
     {
+        // Stamp the sender on the call (it flows with the message), so the receiving silo's hook knows where it came from.
+        GrainHook.StampCaller(service);
         await ScenarioRuntime.InvokeAsync(GrainHook.CreateContext(HookPoint.GrainOutgoing, service, context), context.Request.GetCancellationToken());
         await context.Invoke();
     }
@@ -60,9 +63,24 @@ internal static class GrainHook
             && (ns == "Lab" || ns.StartsWith("Lab.", StringComparison.Ordinal))
             && t != typeof(IScenarioControlGrain));
 
-    public static HookContext CreateContext(HookPoint point, ServiceIdentity service, IGrainCallContext call) =>
+    private const string CallerNameKey = "lab.caller";
+    private const string CallerKindKey = "lab.caller.kind";
+
+    public static void StampCaller(ServiceIdentity service)
+    {
+        RequestContext.Set(CallerNameKey, service.Name);
+        RequestContext.Set(CallerKindKey, service.Kind.ToString());
+    }
+
+    public static ServiceIdentity? ReadCaller() =>
+        RequestContext.Get(CallerNameKey) is string name && Enum.TryParse<ServiceKind>(RequestContext.Get(CallerKindKey) as string, out var kind)
+            ? new ServiceIdentity(name, kind)
+            : null;
+
+    public static HookContext CreateContext(HookPoint point, ServiceIdentity service, IGrainCallContext call, ServiceIdentity? caller = null) =>
         new(point, service)
         {
+            CallerService = caller,
             GrainInterface = call.Request.GetInterfaceType()?.Name ?? call.InterfaceName,
             GrainMethod = call.MethodName,
             GrainKey = call.TargetId.Key.ToString(),

@@ -16,6 +16,12 @@ public sealed class HookContext(HookPoint point, ServiceIdentity service)
     /// <summary>The process the hook runs in.</summary>
     public ServiceIdentity Service { get; } = service;
 
+    /// <summary>
+    /// Grain incoming hook: the process that sent the call (its name and kind), when its outgoing hook was active and
+    /// stamped the call; null for calls from outside the lab's hooks. Lets a scenario cut calls between processes.
+    /// </summary>
+    public ServiceIdentity? CallerService { get; init; }
+
     /// <summary>Grain interface short name, e.g. "IInventoryGrain" (grain hooks).</summary>
     public string? GrainInterface { get; init; }
 

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Net;
+using Xunit.Abstractions;
+
+namespace Lab.Tests.Scenarios;
+
+[Collection(ScenarioProcessesCollection.Name)]
+public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string LongTurns = "orleans_scheduler_long_running_turns_total";
+    private static readonly TimeSpan Block = TimeSpan.FromMilliseconds(400);
+
+    public Task InitializeAsync() => lab.ResetAsync();
+
+    public Task DisposeAsync() => lab.ResetAsync();
+
+    [Fact]
+    public async Task Blocking_grain_turns_on_one_silo_count_as_long_running_turns_and_slow_that_silo_only()
+    {
+        var baseline = await DriveAsync(TimeSpan.FromSeconds(2));
+        var turnsBefore = await LongTurnsAsync();
+
+        await lab.EnableAsync("resource-starvation",
+            new() { ["block"] = "400ms", ["rate"] = "100%", ["style"] = "sync-over-async", ["max-blocked"] = "32" },
+            new() { ["service"] = "silo-1" });
+        var starved = await DriveAsync(TimeSpan.FromSeconds(4));
+        var turnsStarved = await LongTurnsAsync();
+
+        await lab.ResetAsync();
+        var recovered = await DriveAsync(TimeSpan.FromSeconds(2));
+        var turnsAfter = await LongTurnsAsync();
+
+        output.WriteLine($"baseline:  {baseline}");
+        output.WriteLine($"starved:   {starved}");
+        output.WriteLine($"recovered: {recovered}");
+        output.WriteLine($"long-running turns: silo-1 +{turnsStarved.Silo1 - turnsBefore.Silo1} while on, +{turnsAfter.Silo1 - turnsStarved.Silo1} after; " +
+                         $"silo-2 +{turnsStarved.Silo2 - turnsBefore.Silo2} while on");
+
+        // Orleans saw the blocked turns on silo-1, not on silo-2.
+        Assert.True(turnsStarved.Silo1 - turnsBefore.Silo1 >= 5, $"silo-1 long-running turns +{turnsStarved.Silo1 - turnsBefore.Silo1}");
+        Assert.True(turnsStarved.Silo2 - turnsBefore.Silo2 <= 2, $"silo-2 long-running turns +{turnsStarved.Silo2 - turnsBefore.Silo2}");
+
+        // Requests served by silo-1 grains wait at least a block; silo-1's own HTTP endpoint slows, silo-2's does not.
+        Assert.Equal(0, starved.Errors);
+        Assert.True(starved.ProductP90 >= Block.TotalMilliseconds, $"product p90 {starved.ProductP90} ms while starved");
+        Assert.True(baseline.ProductP90 < Block.TotalMilliseconds / 2, $"product p90 {baseline.ProductP90} ms at baseline");
+        Assert.True(starved.Silo1AliveP90 > 2 * baseline.Silo1AliveP90, $"silo-1 /alive p90 {starved.Silo1AliveP90} ms vs {baseline.Silo1AliveP90} ms at baseline");
+        Assert.True(starved.Silo1AliveP90 > 3 * starved.Silo2AliveP90, $"silo-1 /alive p90 {starved.Silo1AliveP90} ms vs silo-2 {starved.Silo2AliveP90} ms");
+
+        // Off: no more long turns, latency back near the baseline.
+        Assert.True(turnsAfter.Silo1 - turnsStarved.Silo1 <= 2 * 32, "at most the turns already blocked finish long");
+        Assert.True(recovered.ProductP90 < Block.TotalMilliseconds / 2, $"product p90 {recovered.ProductP90} ms after");
+        var quiet = await LongTurnsAsync();
+        await DriveAsync(TimeSpan.FromSeconds(1));
+        Assert.True((await LongTurnsAsync()).Silo1 - quiet.Silo1 <= 1, "no new long-running turns once off");
+    }
+
+    /// <summary>Closed-loop product reads from 16 workers, while silo /alive endpoints are probed every 100 ms.</summary>
+    private async Task<Sample> DriveAsync(TimeSpan duration)
+    {
+        var stop = Stopwatch.StartNew();
+        var products = new List<double>();
+        var errors = 0;
+        var workers = Enumerable.Range(0, 16).Select(async w =>
+        {
+            var i = w;
+            while (stop.Elapsed < duration)
+            {
+                var clock = Stopwatch.StartNew();
+                using var response = await lab.Storefront.GetAsync($"/api/products/SKU-{i % 120 + 1:00000}");
+                lock (products)
+                {
+                    products.Add(clock.Elapsed.TotalMilliseconds);
+                    errors += response.StatusCode == HttpStatusCode.OK ? 0 : 1;
+                }
+
+                i += 16;
+            }
+        }).ToList();
+        var alive = new List<double>[] { [], [] };
+        var probes = Enumerable.Range(0, 2).Select(async s =>
+        {
+            while (stop.Elapsed < duration)
+            {
+                var clock = Stopwatch.StartNew();
+                using var response = await lab.Silos[s].GetAsync("/alive");
+                alive[s].Add(clock.Elapsed.TotalMilliseconds);
+                await Task.Delay(100);
+            }
+        }).ToList();
+        await Task.WhenAll(workers.Concat(probes));
+        return new Sample(products.Count, errors, P90(products), P90(alive[0]), P90(alive[1]));
+    }
+
+    private async Task<(double Silo1, double Silo2)> LongTurnsAsync() =>
+        ((await ScenarioProcessesFixture.MetricsAsync(lab.Silos[0])).Sum(LongTurns),
+         (await ScenarioProcessesFixture.MetricsAsync(lab.Silos[1])).Sum(LongTurns));
+
+    private static double P90(List<double> values) =>
+        values.Count == 0 ? double.NaN : Math.Round(values.Order().ElementAt((int)(values.Count * 0.9)));
+
+    private sealed record Sample(int Requests, int Errors, double ProductP90, double Silo1AliveP90, double Silo2AliveP90)
+    {
+        public override string ToString() =>
+            $"{Requests} product reads, {Errors} errors, p90 {ProductP90} ms; /alive p90 silo-1 {Silo1AliveP90} ms, silo-2 {Silo2AliveP90} ms";
+    }
+}

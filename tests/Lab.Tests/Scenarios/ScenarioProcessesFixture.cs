@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Lab.Cli.Launch;
+using Lab.Tests.Support;
+
+namespace Lab.Tests.Scenarios;
+
+/// <summary>
+/// A lab of real processes (2 silos, storefront, payments; no telemetry viewer) for scenario tests that need the
+/// storefront, per-silo targeting or per-process metrics. Ample stock, so checkouts never run out; the payments
+/// client timeout and the long-turn threshold are shrunk so effects show within seconds.
+/// </summary>
+public sealed class ScenarioProcessesFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan PaymentsTimeout = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan LongTurnThreshold = TimeSpan.FromMilliseconds(200);
+
+    private readonly TempDirectory _directory = new("lab-scenarios");
+
+    public RunningLab Lab { get; private set; } = null!;
+    public HttpClient Storefront { get; private set; } = null!;
+    public HttpClient Payments { get; private set; } = null!;
+    public IReadOnlyList<HttpClient> Silos { get; private set; } = [];
+
+    public async Task InitializeAsync()
+    {
+        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: false);
+        var settings = new Dictionary<string, string>(topology.Settings)
+        {
+            ["Seed__MinStock"] = "100000",
+            ["Seed__MaxStock"] = "100000",
+            ["Payments__Timeout"] = PaymentsTimeout.ToString("c", CultureInfo.InvariantCulture),
+            ["Orleans__ResponseTimeout"] = "00:00:05",
+            ["Orleans__Scheduling__TurnWarningLengthThreshold"] = LongTurnThreshold.ToString("c", CultureInfo.InvariantCulture),
+        };
+        Lab = await LabLauncher.StartAsync(topology with { Settings = settings });
+        Storefront = Client(Lab.Topology.StorefrontUrl);
+        Storefront.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.ControlToken);
+        Payments = Client(Lab.Topology.PaymentsUrl);
+        Silos = Enumerable.Range(1, Lab.Topology.Silos).Select(silo => Client(Lab.Topology.SiloUrl(silo))).ToList();
+
+        // Warm the checkout path in every process (JIT, first connections, first writes), so a cold first charge does
+        // not run into the shrunk payments timeout in the first test.
+        foreach (var customer in WarmUpCustomers)
+        {
+            await FillCartAsync(customer, $"SKU-{customer - 100:00000}");
+            await CheckoutAsync(customer);
+        }
+    }
+
+    private static readonly int[] WarmUpCustomers = [291, 292, 293, 294];
+
+    private static HttpClient Client(string url) => new() { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(20) };
+
+    /// <summary>Every process that applies scenarios: storefront, payments and the silos.</summary>
+    public IEnumerable<HttpClient> Processes => [Storefront, Payments, .. Silos];
+
+    /// <summary>Enables a scenario through the control API and waits until every process has applied it.</summary>
+    public async Task EnableAsync(string name, Dictionary<string, string> parameters, Dictionary<string, object>? target = null)
+    {
+        using var response = await Storefront.PostAsJsonAsync($"/lab/scenarios/{name}", new { parameters, target, ttl = "2m", seed = 42 });
+        Assert.True(response.IsSuccessStatusCode, $"enable {name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        await WaitActiveEverywhereAsync(1);
+    }
+
+    /// <summary>Disables everything and waits until every process is idle again.</summary>
+    public async Task ResetAsync()
+    {
+        using var response = await Storefront.PostAsync("/lab/reset", null);
+        Assert.True(response.IsSuccessStatusCode, $"reset: {(int)response.StatusCode}");
+        await WaitActiveEverywhereAsync(0);
+    }
+
+    /// <summary>Waits until each process's lab.scenario.active gauge reads <paramref name="count"/>.</summary>
+    public async Task WaitActiveEverywhereAsync(int count)
+    {
+        foreach (var process in Processes)
+        {
+            await Eventually.GetAsync(() => MetricsAsync(process), m => m.Sum("lab_scenario_active") == count,
+                TimeSpan.FromSeconds(10), $"{process.BaseAddress} reports {count} active scenario(s)");
+        }
+    }
+
+    public static async Task<PrometheusText> MetricsAsync(HttpClient process) =>
+        PrometheusText.Parse(await process.GetStringAsync("/metrics"));
+
+    /// <summary>Requests payments has served on POST /api/charges/ (any status), from its own metrics.</summary>
+    public async Task<double> ChargeRequestsAsync() =>
+        (await MetricsAsync(Payments)).Sum("http_server_request_duration_seconds_count",
+            ("http_route", "/api/charges/"), ("http_request_method", "POST"));
+
+    /// <summary>Waits until payments' charge count stops moving (the exporter and the last requests settle), then returns it.</summary>
+    public async Task<double> SettledChargeRequestsAsync()
+    {
+        var last = await ChargeRequestsAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            await Task.Delay(400);
+            var now = await ChargeRequestsAsync();
+            if (now == last)
+            {
+                return now;
+            }
+
+            last = now;
+        }
+
+        return last;
+    }
+
+    /// <summary>Makes the cart of <paramref name="customerId"/> hold exactly one line of <paramref name="sku"/>.</summary>
+    public async Task FillCartAsync(int customerId, string sku, int quantity = 1)
+    {
+        var cart = await Storefront.GetFromJsonAsync<JsonElement>($"/api/carts/{customerId}");
+        foreach (var line in cart.GetProperty("lines").EnumerateArray())
+        {
+            var existing = line.GetProperty("sku").GetString()!;
+            (await Storefront.DeleteAsync($"/api/carts/{customerId}/items/{existing}")).EnsureSuccessStatusCode();
+        }
+
+        (await Storefront.PostAsJsonAsync($"/api/carts/{customerId}/items", new { sku, quantity })).EnsureSuccessStatusCode();
+    }
+
+    public async Task<CheckoutOutcome> CheckoutAsync(int customerId)
+    {
+        var clock = Stopwatch.StartNew();
+        using var response = await Storefront.PostAsync($"/api/carts/{customerId}/checkout", null);
+        var body = await response.Content.ReadAsStringAsync();
+        return new CheckoutOutcome(response.StatusCode, body, clock.Elapsed);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Storefront?.Dispose();
+        Payments?.Dispose();
+        foreach (var silo in Silos)
+        {
+            silo.Dispose();
+        }
+
+        if (Lab is not null)
+        {
+            await Lab.DisposeAsync();
+        }
+
+        _directory.Dispose();
+    }
+}
+
+public sealed record CheckoutOutcome(HttpStatusCode Status, string Body, TimeSpan Elapsed)
+{
+    public string Detail => Body.Length > 0 && JsonDocument.Parse(Body).RootElement.TryGetProperty("detail", out var d) ? d.GetString() ?? "" : "";
+
+    public override string ToString() => $"{(int)Status} in {Elapsed.TotalMilliseconds:0} ms: {Detail}";
+}
+
+[CollectionDefinition(Name)]
+public sealed class ScenarioProcessesCollection : ICollectionFixture<ScenarioProcessesFixture>
+{
+    public const string Name = "scenario processes";
+}
+
+/// <summary>The samples of a Prometheus text exposition, enough to sum a metric over matching labels.</summary>
+public sealed class PrometheusText
+{
+    private readonly List<(string Name, Dictionary<string, string> Labels, double Value)> _samples = [];
+
+    public static PrometheusText Parse(string text)
+    {
+        var result = new PrometheusText();
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var brace = line.IndexOf('{');
+            string name;
+            var labels = new Dictionary<string, string>();
+            string rest;
+            if (brace >= 0 && brace < line.IndexOf(' '))
+            {
+                name = line[..brace];
+                var close = line.LastIndexOf('}');
+                foreach (var pair in SplitLabels(line[(brace + 1)..close]))
+                {
+                    labels[pair.Key] = pair.Value;
+                }
+
+                rest = line[(close + 1)..].Trim();
+            }
+            else
+            {
+                name = line[..line.IndexOf(' ')];
+                rest = line[(name.Length + 1)..].Trim();
+            }
+
+            var valueText = rest.Split(' ')[0];
+            if (double.TryParse(valueText, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                result._samples.Add((name, labels, value));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Sum of the samples called <paramref name="name"/> whose labels include every given pair.</summary>
+    public double Sum(string name, params (string Key, string Value)[] labels) =>
+        _samples.Where(s => s.Name == name && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).Sum(s => s.Value);
+
+    private static IEnumerable<KeyValuePair<string, string>> SplitLabels(string text)
+    {
+        var i = 0;
+        while (i < text.Length)
+        {
+            var eq = text.IndexOf('=', i);
+            if (eq < 0)
+            {
+                yield break;
+            }
+
+            var key = text[i..eq].Trim().TrimStart(',').Trim();
+            var start = eq + 2; // past ="
+            var value = new System.Text.StringBuilder();
+            var j = start;
+            for (; j < text.Length && text[j] != '"'; j++)
+            {
+                if (text[j] == '\\' && j + 1 < text.Length)
+                {
+                    j++;
+                }
+
+                value.Append(text[j]);
+            }
+
+            yield return new(key, value.ToString());
+            i = j + 1;
+        }
+    }
+}
