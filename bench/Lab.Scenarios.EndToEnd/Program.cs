@@ -11,7 +11,7 @@ using Lab.Scenarios;
 // End-to-end scenario benchmarks against real labs started with LabLauncher (build in Release: the labs run the
 // processes the CLI was built with).
 //   propagation [runs=40]                       time from the control API's answer to the change applied in every process
-//   hook-cost [rounds=6] [seconds=10] [conns=16] throughput with hooks idle vs bypassed (Lab__Scenarios__Bypass=true), alternating runs
+//   hook-cost [rounds=10] [seconds=10] [conns=16] throughput with hooks idle vs bypassed (Lab__Scenarios__Bypass=true), alternating runs
 var command = args.FirstOrDefault() ?? "";
 var numbers = args.Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
 int Arg(int i, int fallback) => numbers.Length > i ? numbers[i] : fallback;
@@ -20,7 +20,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 return command switch
 {
     "propagation" => await Benchmarks.PropagationAsync(Arg(0, 40)),
-    "hook-cost" => await Benchmarks.HookCostAsync(Arg(0, 6), Arg(1, 10), Arg(2, 16)),
+    "hook-cost" => await Benchmarks.HookCostAsync(Arg(0, 10), Arg(1, 10), Arg(2, 16)),
     _ => Usage(),
 };
 
@@ -109,7 +109,7 @@ internal static class Benchmarks
 
             foreach (var lab in new[] { idle, bypassed })
             {
-                await WrkAsync(lab, script, 5, connections); // warm-up: JIT, activations, caches
+                await WrkAsync(lab, script, 15, connections); // warm-up: JIT tiers, activations, caches, pools
             }
 
             var ratios = new List<double>();
