@@ -22,8 +22,10 @@ public static class ShopSiloBuilderExtensions
             .SyncFromCluster()
             .UseStore<ShopScenarioStore>()
             .AddScenariosFrom(ShopScenarios.Assembly);
-        silo.AddLabScenarioFilters();
+        // Activity propagation first: its filter opens the grain call's span, so the scenario filter (inside it)
+        // tags that span with lab.scenario. Filters run in the order they are registered.
         silo.AddActivityPropagation();
+        silo.AddLabScenarioFilters();
         silo.AddMemoryStreams(OrderStreams.Provider);
         silo.AddMemoryGrainStorage("PubSubStore");
         return silo;

@@ -24,6 +24,7 @@ app.UseLabProblemDetails();
 app.UseRouting();
 app.UseLabScenarios();
 app.MapLabDefaults();
+app.MapLabRuntimeStatus();
 app.MapOpenApi();
 app.MapChargesApi();
 app.Run();

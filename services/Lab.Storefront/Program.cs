@@ -35,6 +35,7 @@ app.UseRouteBaggage();
 app.UseLabScenarios();
 app.MapLabDefaults();
 app.MapLabControlApi();
+app.MapLabRuntimeStatus();
 app.MapOpenApi();
 app.MapCatalogApi();
 app.MapCartApi();

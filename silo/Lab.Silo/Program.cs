@@ -1,6 +1,7 @@
 using System.Net;
 using Lab.Data;
 using Lab.Grains;
+using Lab.Scenarios;
 using Lab.ServiceDefaults;
 using Lab.Silo;
 using Orleans.Configuration;
@@ -26,6 +27,7 @@ builder.UseOrleans(silo =>
 var app = builder.Build();
 await app.Services.GetRequiredService<ShopDatabase>().InitializeAsync();
 app.MapLabDefaults();
+app.MapLabRuntimeStatus();
 app.MapOrleansDashboard("/dashboard");
 app.MapGet("/", () => Results.Redirect("/dashboard"));
 app.Run();

@@ -29,7 +29,7 @@ public sealed class MemoryLeakScenario : Scenario
             Break: "lab scenario enable memory-leak --set perCall=256KB --set max=200MB --target service=storefront",
             Hint: "Memory grows with requests, not with time. Which process, and does it come back after a full GC?",
             Verify: "dotnet.gc.heap.total_allocated and the GC heap size of the storefront climb with load and survive gen2 collections; the other services are flat; lab.scenario.injections{scenario=memory-leak} times perCall matches the growth.",
-            Restore: "lab scenario disable memory-leak (or reset); after the next full GC the heap returns near its baseline."));
+            Restore: "lab scenario disable memory-leak (or reset); the blocks are dropped and a full compacting collection runs in the leaking process, so its heap returns near the baseline at once."));
 
     /// <summary>Bytes currently retained for <paramref name="service"/>.</summary>
     public static long RetainedBytes(string service) => Leaks.TryGetValue(service, out var leak) ? leak.Bytes : 0;
@@ -54,7 +54,14 @@ public sealed class MemoryLeakScenario : Scenario
 
     public override Task OnDeactivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct)
     {
-        Leaks.TryRemove(process.Service.Name, out _);
+        if (Leaks.TryRemove(process.Service.Name, out var leak) && leak.Bytes > 0)
+        {
+            // Unreachable is not yet free: without a full, compacting collection the heap (and the process's
+            // memory) stays at its peak until the GC happens to run. Reset is meant to give the memory back now.
+            leak.Release();
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -70,6 +77,17 @@ public sealed class MemoryLeakScenario : Scenario
         public long Cap { get; } = cap;
 
         public long Bytes => Interlocked.Read(ref _bytes);
+
+        /// <summary>Drops every block (a call still holding this instance must not keep them alive).</summary>
+        public void Release()
+        {
+            lock (_lock)
+            {
+                _blocks.Clear();
+                _blocks.TrimExcess();
+                Interlocked.Exchange(ref _bytes, 0);
+            }
+        }
 
         public void Retain(int size, long limit)
         {

@@ -1,5 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -46,7 +48,7 @@ public static class LabScenarioHostingExtensions
     /// <summary>Silo: incoming and outgoing grain call filters, and the in-memory store unless another was chosen.</summary>
     public static ISiloBuilder AddLabScenarioFilters(this ISiloBuilder silo)
     {
-        if (!silo.Services.Any(d => d.ServiceType == typeof(FiltersAdded)))
+        if (!ScenarioRuntime.IsBypassed && !silo.Services.Any(d => d.ServiceType == typeof(FiltersAdded)))
         {
             silo.Services.AddSingleton<FiltersAdded>();
             silo.Services.AddSingleton<IIncomingGrainCallFilter>(sp => sp.GetRequiredService<ScenarioIncomingGrainCallFilter>());
@@ -60,7 +62,7 @@ public static class LabScenarioHostingExtensions
     /// <summary>Orleans client (storefront): the outgoing grain call filter.</summary>
     public static IClientBuilder AddLabScenarioFilters(this IClientBuilder client)
     {
-        if (!client.Services.Any(d => d.ServiceType == typeof(FiltersAdded)))
+        if (!ScenarioRuntime.IsBypassed && !client.Services.Any(d => d.ServiceType == typeof(FiltersAdded)))
         {
             client.Services.AddSingleton<FiltersAdded>();
             client.Services.AddSingleton<IOutgoingGrainCallFilter>(sp => sp.GetRequiredService<ScenarioOutgoingGrainCallFilter>());
@@ -71,13 +73,33 @@ public static class LabScenarioHostingExtensions
 
     /// <summary>HTTP server hook: add after routing (WebApplication routes first by default), before the endpoints.</summary>
     public static IApplicationBuilder UseLabScenarios(this IApplicationBuilder app) =>
-        app.UseMiddleware<ScenarioHttpServerMiddleware>();
+        ScenarioRuntime.IsBypassed ? app : app.UseMiddleware<ScenarioHttpServerMiddleware>();
 
     /// <summary>HTTP client hook for one HttpClient.</summary>
     public static IHttpClientBuilder AddLabScenarioHandler(this IHttpClientBuilder builder) =>
-        builder.AddHttpMessageHandler<ScenarioHttpClientHandler>();
+        ScenarioRuntime.IsBypassed ? builder : builder.AddHttpMessageHandler<ScenarioHttpClientHandler>();
+
+    /// <summary>
+    /// <c>GET /lab/runtime</c>: the snapshot this process applies (service, version, active names, bypassed). Map it in
+    /// every process, so a user or a benchmark can see when a change reached each one. Read-only, no token.
+    /// </summary>
+    public static IEndpointConventionBuilder MapLabRuntimeStatus(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapGet(RuntimeStatus.Path, (ScenarioRuntimeHost host) =>
+            {
+                var applied = host.Applied;
+                return Results.Json(
+                    new RuntimeStatus(host.Service.Name, applied.Version, [.. applied.Activations.Select(a => a.Name)], ScenarioRuntime.ActiveCount, ScenarioRuntime.IsBypassed),
+                    LabJson.Options);
+            })
+            .WithName("LabRuntimeStatus").WithTags("Lab scenarios").WithSummary("The scenario snapshot this process applies.");
 
     private sealed class FiltersAdded;
+}
+
+/// <summary>What <c>GET /lab/runtime</c> answers: the snapshot one process applies.</summary>
+public sealed record RuntimeStatus(string Service, long Version, string[] Active, int Live, bool Bypassed)
+{
+    public const string Path = "/lab/runtime";
 }
 
 /// <summary>An assembly the registry scans for scenarios.</summary>
@@ -100,7 +122,7 @@ public sealed class LabScenariosBuilder(IServiceCollection services)
     {
         Services.TryAddSingleton<IScenarioSnapshotSource, GrainSnapshotSource>();
         Services.TryAddSingleton<IScenarioControlPlane, GrainScenarioControlPlane>();
-        Services.AddHostedService<ScenarioSync>();
+        AddSync();
         return this;
     }
 
@@ -115,7 +137,7 @@ public sealed class LabScenariosBuilder(IServiceCollection services)
             http.Timeout = TimeSpan.FromSeconds(2);
         });
         Services.TryAddSingleton<IScenarioSnapshotSource, HttpSnapshotSource>();
-        Services.AddHostedService<ScenarioSync>();
+        AddSync();
         return this;
     }
 
@@ -131,7 +153,7 @@ public sealed class LabScenariosBuilder(IServiceCollection services)
         Services.TryAddSingleton<LocalScenarioControlPlane>();
         Services.TryAddSingleton<IScenarioControlPlane>(sp => sp.GetRequiredService<LocalScenarioControlPlane>());
         Services.TryAddSingleton<IScenarioSnapshotSource, LocalSnapshotSource>();
-        Services.AddHostedService<ScenarioSync>();
+        AddSync();
         return this;
     }
 
@@ -142,6 +164,15 @@ public sealed class LabScenariosBuilder(IServiceCollection services)
         Services.RemoveAll<IScenarioStore>();
         Services.AddSingleton<IScenarioStore, TStore>();
         return this;
+    }
+
+    // Bypassed: no polling either, so the comparison run has none of the engine's background work.
+    private void AddSync()
+    {
+        if (!ScenarioRuntime.IsBypassed)
+        {
+            Services.AddHostedService<ScenarioSync>();
+        }
     }
 
     private sealed class LocalSnapshotSource(IScenarioControlPlane plane) : IScenarioSnapshotSource

@@ -34,6 +34,13 @@ public sealed class LabScenarioOptions
     /// <summary>Base address of the process serving the control API (the storefront), for HTTP snapshot sync.</summary>
     public Uri? ControlApiUrl { get; set; }
 
+    /// <summary>
+    /// Bypass every hook in this process (for measuring the cost of the idle hooks). Read once at start-up from the
+    /// environment variable <see cref="ScenarioRuntime.BypassVariable"/>; this option only mirrors it, and start-up
+    /// fails if another configuration source disagrees.
+    /// </summary>
+    public bool Bypass { get; set; }
+
     public ServiceIdentity Identity => new(ServiceName, ServiceKind);
 }
 
@@ -60,6 +67,12 @@ internal sealed class LabScenarioOptionsValidator : IValidateOptions<LabScenario
         if (o.MaxHistoryPage <= 0)
         {
             failures.Add("MaxHistoryPage must be positive.");
+        }
+
+        if (o.Bypass != ScenarioRuntime.IsBypassed)
+        {
+            failures.Add($"{LabScenarioOptions.SectionName}:Bypass is {o.Bypass} in the configuration but {ScenarioRuntime.IsBypassed} for the hooks: " +
+                         $"it is read once at process start from the environment variable {ScenarioRuntime.BypassVariable}; set it there.");
         }
 
         var c = o.Caps;

@@ -19,13 +19,28 @@ namespace Lab.Scenarios;
 /// </summary>
 public static class ScenarioRuntime
 {
+    /// <summary>
+    /// The environment form of the configuration key <c>Lab:Scenarios:Bypass</c>. Read once, when this class is
+    /// first touched: with "true" every hook is bypassed for the life of the process (the hosting extensions
+    /// register no filter, middleware, handler or sync, and every hook site's check is constant false). For
+    /// measuring what the idle hooks cost against the same build without them.
+    /// </summary>
+    public const string BypassVariable = "Lab__Scenarios__Bypass";
+
+    // static readonly: once the class is initialised the JIT treats it as a constant, so the check costs nothing
+    // and, when true, removes the hook code behind it.
+    private static readonly bool s_bypassed = bool.TryParse(Environment.GetEnvironmentVariable(BypassVariable), out var bypass) && bypass;
+
     private static volatile RuntimeState? s_state;
 
+    /// <summary>True when this process runs with every hook bypassed (<see cref="BypassVariable"/>); snapshots are then ignored.</summary>
+    public static bool IsBypassed => s_bypassed;
+
     /// <summary>True when no scenario is active: the hook's fast path.</summary>
-    public static bool IsIdle => s_state is null;
+    public static bool IsIdle => s_bypassed || s_state is null;
 
     /// <summary>True when some active scenario acts at <paramref name="point"/>; false costs one volatile read.</summary>
-    public static bool IsActiveAt(HookPoint point) => s_state is { } state && state.ForPoint(point).Length > 0;
+    public static bool IsActiveAt(HookPoint point) => !s_bypassed && s_state is { } state && state.ForPoint(point).Length > 0;
 
     /// <summary>The snapshot currently applied in this process.</summary>
     public static ActiveScenarioSet Current => s_state?.Set ?? ActiveScenarioSet.Empty;
@@ -41,7 +56,7 @@ public static class ScenarioRuntime
     public static ValueTask InvokeAsync(HookContext ctx, CancellationToken ct = default)
     {
         var state = s_state;
-        if (state is null)
+        if (s_bypassed || state is null)
         {
             return ValueTask.CompletedTask;
         }
@@ -54,7 +69,7 @@ public static class ScenarioRuntime
     public static TimeSpan ClockSkew(ServiceIdentity service)
     {
         var state = s_state;
-        return state is null || state.ClockScenarios.Length == 0 ? TimeSpan.Zero : state.ClockSkew(service);
+        return s_bypassed || state is null || state.ClockScenarios.Length == 0 ? TimeSpan.Zero : state.ClockSkew(service);
     }
 
     /// <summary>Makes <paramref name="set"/> the active snapshot (an empty set makes the runtime idle).</summary>
@@ -62,6 +77,11 @@ public static class ScenarioRuntime
     {
         ArgumentNullException.ThrowIfNull(set);
         ScenarioTelemetry.EnsureRegistered();
+        if (s_bypassed)
+        {
+            return;
+        }
+
         s_state = set.Activations.IsDefaultOrEmpty ? null : new RuntimeState(set, registry, time, s_state);
     }
 

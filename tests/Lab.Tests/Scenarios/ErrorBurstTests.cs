@@ -1,0 +1,83 @@
+using System.Net;
+using Lab.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Lab.Tests.Scenarios;
+
+/// <summary>error-burst on the real lab: product grains fail at the configured rate inside the window, then never.</summary>
+[Collection(ScenarioLabCollection.Name)]
+public sealed class ErrorBurstTests(ScenarioLabFixture fixture, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(6);
+
+    [Fact]
+    public async Task Errors_fall_inside_the_window_at_about_the_rate_then_the_shop_is_clean()
+    {
+        await fixture.ResetEverywhereAsync();
+        var injectedBefore = await InjectionsAsync();
+        var (activation, _) = await fixture.EnableAsync("error-burst",
+            """{"parameters":{"rate":"50%","window":"6s","hook":"grain"},"target":{"grainInterface":"IProductGrain"},"ttl":"1m","seed":7}""");
+        var windowEnd = activation.GetProperty("activatedAt").GetDateTimeOffset() + Window;
+
+        // Steady requests from the activation until 2.5 s after the window closed.
+        var results = new List<(DateTimeOffset SentAt, HttpStatusCode Status, string Body)>();
+        var appliedAt = DateTimeOffset.MaxValue;
+        for (var i = 0; DateTimeOffset.UtcNow < windowEnd + TimeSpan.FromSeconds(2.5) && i < 3000; i++)
+        {
+            if (appliedAt == DateTimeOffset.MaxValue && i % 10 == 0 && await AppliedBySilosAsync())
+            {
+                appliedAt = DateTimeOffset.UtcNow;
+            }
+
+            var sentAt = DateTimeOffset.UtcNow;
+            using var response = await fixture.Storefront.GetAsync($"/api/products/SKU-{i % 60 + 1:00000}");
+            results.Add((sentAt, response.StatusCode, await response.Content.ReadAsStringAsync()));
+        }
+
+        // The rate is measured where both silos apply the set (polled above) and the window is open.
+        var inWindow = results.Where(r => r.SentAt > appliedAt && r.SentAt < windowEnd).ToList();
+        var afterWindow = results.Where(r => r.SentAt > windowEnd).ToList();
+        var errors = results.Where(r => r.Status != HttpStatusCode.OK).ToList();
+        output.WriteLine($"{inWindow.Count} requests in the window ({errors.Count} failed), {afterWindow.Count} after it");
+
+        // Every failure is the injected one, and was sent before the window closed (same machine, same clock).
+        Assert.All(errors, e =>
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, e.Status);
+            Assert.Contains("error-burst", e.Body);
+            Assert.True(e.SentAt <= windowEnd, $"an error at {e.SentAt:O}, after the window closed at {windowEnd:O}");
+        });
+        Assert.True(inWindow.Count >= 10, $"only {inWindow.Count} requests inside the window once applied");
+        Assert.InRange(inWindow.Count(r => r.Status != HttpStatusCode.OK) / (double)inWindow.Count, 0.25, 0.75);
+        Assert.True(afterWindow.Count >= 10, $"only {afterWindow.Count} requests after the window");
+        Assert.All(afterWindow, r => Assert.Equal(HttpStatusCode.OK, r.Status));
+
+        // The silos counted exactly the failures the storefront saw.
+        Assert.Equal(errors.Count, await InjectionsAsync() - injectedBefore);
+
+        await fixture.DisableEverywhereAsync("error-burst");
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await fixture.Storefront.GetAsync($"/api/products/SKU-{i + 1:00000}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    private async Task<bool> AppliedBySilosAsync()
+    {
+        var active = await ScenarioLabFixture.GetJsonAsync(fixture.Storefront, "/lab/scenarios/active");
+        var version = active.GetProperty("version").GetInt64();
+        return await fixture.AppliedVersionAsync("silo-1") >= version && await fixture.AppliedVersionAsync("silo-2") >= version;
+    }
+
+    private async Task<double> InjectionsAsync()
+    {
+        var total = 0.0;
+        foreach (var silo in new[] { "silo-1", "silo-2" })
+        {
+            total += (await fixture.ScrapeAsync(silo)).Sum("lab_scenario_injections_total", ("scenario", "error-burst"));
+        }
+
+        return total;
+    }
+}

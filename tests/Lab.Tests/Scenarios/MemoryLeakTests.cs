@@ -1,0 +1,69 @@
+using System.Net;
+using Lab.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Lab.Tests.Scenarios;
+
+/// <summary>memory-leak on the real lab: the targeted silo retains memory per grain call up to the cap; reset gives it back.</summary>
+[Collection(ScenarioLabCollection.Name)]
+public sealed class MemoryLeakTests(ScenarioLabFixture fixture, ITestOutputHelper output)
+{
+    private const long MiB = 1024 * 1024;
+    private const long PerCall = 1 * MiB;
+    private const long Max = 48 * MiB;
+    private const int Blocks = (int)(Max / PerCall);
+
+    [Fact]
+    public async Task Retained_memory_grows_per_call_up_to_the_cap_and_reset_frees_it()
+    {
+        await fixture.ResetEverywhereAsync();
+        var heapBefore = await HeapAsync("silo-1");
+        var rssBefore = fixture.ResidentBytes("silo-1");
+        var injectedBefore = await InjectionsAsync("silo-1");
+
+        await fixture.EnableEverywhereAsync("memory-leak",
+            """{"parameters":{"perCall":"1MB","max":"48MB","hook":"grain"},"target":{"service":"silo-1"},"ttl":"2m"}""");
+
+        // Grain calls land on both silos; drive them until silo-1 counted the cap (bounded), then some more.
+        var sku = 0;
+        await Eventually.GetAsync(async () =>
+        {
+            for (var i = 0; i < 20; i++, sku++)
+            {
+                using var response = await fixture.Storefront.GetAsync($"/api/products/SKU-{sku % 200 + 1:00000}");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            return await InjectionsAsync("silo-1") - injectedBefore;
+        }, injected => injected >= Blocks, TimeSpan.FromSeconds(15), $"silo-1 retains {Blocks} blocks");
+        for (var i = 0; i < 40; i++, sku++)
+        {
+            using var response = await fixture.Storefront.GetAsync($"/api/products/SKU-{sku % 200 + 1:00000}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await Task.Delay(400); // past the scrape cache
+        var rssLeaking = fixture.ResidentBytes("silo-1");
+        Assert.Equal(Blocks, await InjectionsAsync("silo-1") - injectedBefore); // capped: max / perCall, not one more
+        Assert.Equal(0, await InjectionsAsync("silo-2"));                     // only the targeted process leaks
+        Assert.True(rssLeaking - rssBefore > Max * 0.8, $"silo-1 resident memory rose by {(rssLeaking - rssBefore) / MiB} MiB for a {Max / MiB} MiB leak");
+
+        await fixture.ResetEverywhereAsync();
+        await Task.Delay(400);
+        var heapAfter = await HeapAsync("silo-1");
+        var rssAfter = fixture.ResidentBytes("silo-1");
+        output.WriteLine($"silo-1 GC heap after last collection: {heapBefore / MiB} MiB before, {heapAfter / MiB} MiB after reset; " +
+                         $"resident: {rssBefore / MiB} -> {rssLeaking / MiB} -> {rssAfter / MiB} MiB");
+
+        // Reset dropped the blocks and collected: the heap is back near (or below) its baseline, and the memory left the process.
+        Assert.True(heapAfter < heapBefore + (Max / 4), $"heap {heapAfter / MiB} MiB after reset, {heapBefore / MiB} MiB before the leak");
+        Assert.True(rssLeaking - rssAfter > Max / 2, $"resident memory fell only from {rssLeaking / MiB} to {rssAfter / MiB} MiB");
+    }
+
+    private async Task<double> InjectionsAsync(string service) =>
+        (await fixture.ScrapeAsync(service)).Sum("lab_scenario_injections_total", ("scenario", "memory-leak"));
+
+    /// <summary>The GC heap size at the end of the last collection, all generations (runtime instrumentation).</summary>
+    private async Task<long> HeapAsync(string service) =>
+        (long)(await fixture.ScrapeAsync(service)).Sum("dotnet_gc_last_collection_heap_size_bytes");
+}

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Lab.Cli.Launch;
+using Lab.Scenarios;
+
+namespace Lab.Tests.Support;
+
+/// <summary>
+/// One embedded lab (real processes: 2 silos, storefront, payments, the Aspire dashboard) shared by the scenario
+/// tests, with helpers to drive the control API, wait until a set version reached every process, scrape each
+/// process's /metrics and read its CPU time from /proc.
+/// </summary>
+public sealed class ScenarioLabFixture : IAsyncLifetime
+{
+    /// <summary>The processes that apply scenarios, as targets name them.</summary>
+    public static readonly string[] Services = ["silo-1", "silo-2", "storefront", "payments"];
+
+    private readonly TempDirectory _directory = new("lab-scn");
+
+    public RunningLab Lab { get; private set; } = null!;
+
+    /// <summary>The shop API and the control API's reads (no token).</summary>
+    public HttpClient Storefront { get; private set; } = null!;
+
+    /// <summary>The control API with the bearer token.</summary>
+    public HttpClient Control { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Lab = await LabLauncher.StartAsync(LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: true));
+        Storefront = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(15) };
+        Control = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(10) };
+        Control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.ControlToken);
+        Control.DefaultRequestHeaders.Add(LabControlApi.ActorHeader, "scenario-tests");
+    }
+
+    public string UrlOf(string service) => service switch
+    {
+        "silo-1" => Lab.Topology.SiloUrl(1),
+        "silo-2" => Lab.Topology.SiloUrl(2),
+        "storefront" => Lab.Topology.StorefrontUrl,
+        "payments" => Lab.Topology.PaymentsUrl,
+        _ => throw new ArgumentOutOfRangeException(nameof(service), service, "not a lab service"),
+    };
+
+    public int ProcessId(string service) => Lab.Processes.Single(p => p.Name == service).Id;
+
+    /// <summary>POST /lab/scenarios/{name}; asserts 200 and returns the enabled activation and the set version.</summary>
+    public async Task<(JsonElement Activation, long Version)> EnableAsync(string name, string body)
+    {
+        using var response = await Control.PostAsync($"/lab/scenarios/{name}", new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"enable {name}: {(int)response.StatusCode} {text}");
+        using var document = JsonDocument.Parse(text);
+        return (document.RootElement.GetProperty("activation").Clone(), document.RootElement.GetProperty("version").GetInt64());
+    }
+
+    /// <summary>Enables and waits until every process applies the new set (bounded: 5 s).</summary>
+    public async Task<JsonElement> EnableEverywhereAsync(string name, string body)
+    {
+        var (activation, version) = await EnableAsync(name, body);
+        await WaitAppliedEverywhereAsync(version, TimeSpan.FromSeconds(5));
+        return activation;
+    }
+
+    public async Task DisableEverywhereAsync(string name)
+    {
+        using var response = await Control.DeleteAsync($"/lab/scenarios/{name}");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"disable {name}: {(int)response.StatusCode} {text}");
+        using var document = JsonDocument.Parse(text);
+        await WaitAppliedEverywhereAsync(document.RootElement.GetProperty("version").GetInt64(), TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>POST /lab/reset and wait until every process runs the empty set.</summary>
+    public async Task ResetEverywhereAsync()
+    {
+        using var response = await Control.PostAsync("/lab/reset", null);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var set = await GetJsonAsync(Storefront, "/lab/scenarios/active");
+        Assert.Equal(0, set.GetProperty("activations").GetArrayLength());
+        await WaitAppliedEverywhereAsync(set.GetProperty("version").GetInt64(), TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>Waits until GET /lab/runtime of every service reports <paramref name="version"/> or later.</summary>
+    public async Task WaitAppliedEverywhereAsync(long version, TimeSpan bound)
+    {
+        foreach (var service in Services)
+        {
+            await Eventually.GetAsync(() => AppliedVersionAsync(service), applied => applied >= version, bound,
+                $"{service} applies set version {version}");
+        }
+    }
+
+    public async Task<long> AppliedVersionAsync(string service)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(UrlOf(service)), Timeout = TimeSpan.FromSeconds(5) };
+        return (await GetJsonAsync(http, RuntimeStatus.Path)).GetProperty("version").GetInt64();
+    }
+
+    /// <summary>The Prometheus text of one service's /metrics.</summary>
+    public async Task<PrometheusText> ScrapeAsync(string service)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        return new PrometheusText(await http.GetStringAsync($"{UrlOf(service)}/metrics"));
+    }
+
+    /// <summary>User + system CPU time of a service's process, from /proc/PID/stat (clock ticks of 10 ms).</summary>
+    public TimeSpan CpuTime(string service)
+    {
+        var stat = File.ReadAllText($"/proc/{ProcessId(service)}/stat");
+        // Fields after the command name (which is in parentheses and may contain spaces): state is field 3, utime 14, stime 15.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromMilliseconds(ticks * 10);
+    }
+
+    /// <summary>Resident memory of a service's process, from /proc/PID/status.</summary>
+    public long ResidentBytes(string service)
+    {
+        var line = File.ReadLines($"/proc/{ProcessId(service)}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>Fills a customer's cart with one unit of each SKU and checks out; returns the status, the order and the latency.</summary>
+    public async Task<Checkout> CheckoutAsync(int customerId, IReadOnlyList<string> skus, string? traceId = null)
+    {
+        foreach (var sku in skus)
+        {
+            using var added = await Storefront.PostAsJsonAsync($"/api/carts/{customerId}/items", new { sku, quantity = 1 });
+            Assert.True(added.StatusCode == HttpStatusCode.OK, $"add {sku} to cart {customerId}: {(int)added.StatusCode} {await added.Content.ReadAsStringAsync()}");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/carts/{customerId}/checkout");
+        if (traceId is not null)
+        {
+            request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
+        }
+
+        var sentAt = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        using var response = await Storefront.SendAsync(request);
+        var elapsed = clock.Elapsed;
+        var text = await response.Content.ReadAsStringAsync();
+        return new Checkout(response.StatusCode, sentAt, elapsed, text);
+    }
+
+    public static async Task<JsonElement> GetJsonAsync(HttpClient http, string path)
+    {
+        using var document = JsonDocument.Parse(await http.GetStringAsync(path));
+        return document.RootElement.Clone();
+    }
+
+    public async Task DisposeAsync()
+    {
+        Storefront.Dispose();
+        Control.Dispose();
+        await Lab.DisposeAsync();
+        _directory.Dispose();
+    }
+}
+
+public sealed record Checkout(HttpStatusCode Status, DateTimeOffset SentAt, TimeSpan Latency, string Body)
+{
+    public DateTimeOffset CreatedAt
+    {
+        get
+        {
+            using var document = JsonDocument.Parse(Body);
+            return document.RootElement.GetProperty("createdAt").GetDateTimeOffset();
+        }
+    }
+}
+
+/// <summary>Sums samples of the Prometheus text format: <c>name{label="value",...} number</c>.</summary>
+public sealed class PrometheusText(string text)
+{
+    public string Text { get; } = text;
+
+    public double Sum(string metric, params (string Key, string Value)[] labels)
+    {
+        var sum = 0.0;
+        foreach (var line in Text.Split('\n'))
+        {
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var nameEnd = line.IndexOfAny(['{', ' ']);
+            if (nameEnd <= 0 || line[..nameEnd] != metric)
+            {
+                continue;
+            }
+
+            var labelText = line[nameEnd] == '{' ? line[(nameEnd + 1)..line.LastIndexOf('}')] : "";
+            if (labels.All(l => labelText.Contains($"{l.Key}=\"{l.Value}\"", StringComparison.Ordinal)))
+            {
+                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return sum;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ScenarioLabCollection : ICollectionFixture<ScenarioLabFixture>
+{
+    public const string Name = "scenario lab";
+}
