@@ -26,12 +26,14 @@ public sealed class ResourceStarvationScenario : Scenario
             ParameterSpec.Int("max-blocked", 16, "Most threads blocked at once in one process.", min: 1, max: 256, unit: "threads", cap: ResourceCapKind.Threads),
         ],
         Signature: "orleans-scheduler-long-running-turns climbs on the targeted silo only (turns longer than SchedulingOptions.TurnWarningLengthThreshold, " +
-                   "with 'long-running turn' warnings in its log); latency rises for every grain on that silo and for its HTTP endpoints, blocked or not; " +
-                   "the other silos are unaffected; thread count of that process climbs as the pool injects threads.",
+                   "with 'long-running turn' warnings in its log); grain calls served there take at least 'block'; with style=sleep the whole process starves " +
+                   "(even its HTTP endpoints slow down), with style=sync-over-async the pool compensates by injecting threads (dotnet.thread_pool.thread.count climbs); " +
+                   "the other silos are unaffected.",
         Cure: "Async all the way: await instead of .Result/.Wait()/Thread.Sleep in grain code; offload unavoidable blocking work to a bounded dedicated pool.",
         Runbook: new Runbook(
-            Break: "lab scenario enable resource-starvation --set block=500ms --set rate=100% --target service=silo-1",
-            Hint: "Everything on one silo is slow, including requests that never touch the grains that look guilty. What is that process short of?",
+            Break: "lab scenario enable resource-starvation --set block=500ms --set rate=100% --set style=sleep --target service=silo-1",
+            Hint: "Everything on one silo is slow, including requests that never touch the grains that look guilty (its /health too). What is that process short of? " +
+                  "Then try style=sync-over-async: the pool notices threads blocked in Task.Wait and injects more, so the process limps on with a climbing thread count.",
             Verify: "silo-1 /metrics: orleans_scheduler_long_running_turns_total rises and dotnet_thread_pool_thread_count climbs; its log warns 'Task ... took elapsed time ... " +
                     "for execution, which is longer than ...'; grain spans on silo-1 carry lab.scenario=resource-starvation and last at least 'block'.",
             Restore: "lab scenario disable resource-starvation: blocked turns finish within 'block', the pool drains its queue and latency falls back; the extra threads retire after a while."));
