@@ -227,7 +227,7 @@ internal static class Benchmarks
                 StorefrontPort = basePort, PaymentsPort = basePort + 1, SiloHttpPort = basePort + 10, SiloPort = basePort + 20,
                 GatewayPort = basePort + 30, Silos = 2, TelemetryViewer = false, DataDirectory = directory, Settings = settings,
             };
-            if (topology.Ports().All(p => IsFree(p.Port)))
+            if (topology.Ports().All(p => LoopbackPorts.IsFree(p.Port)))
             {
                 return topology;
             }
@@ -236,19 +236,6 @@ internal static class Benchmarks
         throw new InvalidOperationException("No free block of loopback ports found.");
     }
 
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 
     private static double Percentile(List<double> values, double p)
     {

@@ -165,6 +165,11 @@ public static class LabLauncher
                 throw new LaunchException($"Port {port} is given to two processes (one of them: {owner}); choose distinct ports.");
             }
 
+            if (!LoopbackPorts.IsFree(port))
+            {
+                throw new LaunchException($"Port {port} ({owner}) is already in use. Stop what uses it or choose another port.");
+            }
+
             try
             {
                 using var listener = new TcpListener(IPAddress.Loopback, port);

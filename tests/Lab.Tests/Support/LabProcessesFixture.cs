@@ -62,7 +62,7 @@ public sealed class LabProcessesFixture : IAsyncLifetime
                     ["Orleans__ResponseTimeout"] = "00:00:10",
                 },
             };
-            if (topology.Ports().All(port => IsFree(port.Port)))
+            if (topology.Ports().All(port => LoopbackPorts.IsFree(port.Port)))
             {
                 return topology;
             }
@@ -71,19 +71,6 @@ public sealed class LabProcessesFixture : IAsyncLifetime
         throw new InvalidOperationException("No free block of loopback ports found.");
     }
 
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 
     public async Task DisposeAsync()
     {
