@@ -62,7 +62,7 @@ public sealed class CircuitBreakerScenario : Scenario
 
     /// <summary>The breaker settings while the scenario is on, else null (idle: one volatile read and a branch).</summary>
     public static CircuitBreakerSettings? Current() =>
-        ShopScenarioSwitch.Find(Name) is { } activation ? CircuitBreakerSettings.From(activation) : null;
+        ShopScenarioState.Find(Name) is { } activation ? CircuitBreakerSettings.From(activation) : null;
 }
 
 /// <summary>

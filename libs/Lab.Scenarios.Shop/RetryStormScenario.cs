@@ -56,7 +56,7 @@ public sealed class RetryStormScenario : Scenario
 
     /// <summary>The retry settings while the scenario is on, else null (idle: one volatile read and a branch).</summary>
     public static RetryStormSettings? Current() =>
-        ShopScenarioSwitch.Find(Name) is { } activation ? RetryStormSettings.From(activation) : null;
+        ShopScenarioState.Find(Name) is { } activation ? RetryStormSettings.From(activation) : null;
 
     /// <summary>Attempts of a checkout at the storefront: 1 unless the scenario is on without its cure.</summary>
     public static int StorefrontAttempts() => Current() is { Cure: false } s ? s.StorefrontAttempts : 1;

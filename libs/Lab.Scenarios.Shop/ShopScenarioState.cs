@@ -8,14 +8,20 @@ namespace Lab.Scenarios.Shop;
 public static class ShopScenarioState
 {
     /// <summary>The live activation of <paramref name="name"/> whose target includes <paramref name="service"/>, or null.</summary>
-    public static ScenarioActivation? Find(string name, ServiceIdentity service)
+    public static ScenarioActivation? Find(string name, ServiceIdentity service) =>
+        Find(name) is { } activation && activation.Target.MatchesService(service) ? activation : null;
+
+    /// <summary>The live activation of <paramref name="name"/> wherever it targets; idle: one volatile read.</summary>
+    public static ScenarioActivation? Find(string name)
     {
-        var activation = ScenarioRuntime.Current.Find(name);
-        return activation is not null
-            && !activation.IsExpired(DateTimeOffset.UtcNow)
-            && activation.Target.MatchesService(service)
-                ? activation
-                : null;
+        if (ScenarioRuntime.IsIdle)
+        {
+            return null;
+        }
+
+        return ScenarioRuntime.Current.Find(name) is { } activation && !activation.IsExpired(DateTimeOffset.UtcNow)
+            ? activation
+            : null;
     }
 
     /// <summary>True when <paramref name="sku"/> is one of the <paramref name="hotSkus"/> most popular SKUs (0 = every SKU).</summary>
