@@ -16,7 +16,8 @@ namespace Lab.Tests.Support;
 public sealed class ShopClusterFixture : IAsyncLifetime
 {
     public const int SeededStock = 50;
-    public static readonly TimeSpan ReservationTtl = TimeSpan.FromSeconds(3);
+    // Long enough that a checkout on a loaded machine never outlives its reservations; the expiry test waits it out.
+    public static readonly TimeSpan ReservationTtl = TimeSpan.FromSeconds(10);
 
     private readonly TempDirectory _directory = new("lab-cluster");
     private readonly int _products;
