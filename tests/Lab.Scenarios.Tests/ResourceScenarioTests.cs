@@ -80,12 +80,14 @@ public sealed class ResourceScenarioTests : IAsyncLifetime
         Assert.Equal(0, MemoryLeakScenario.RetainedBytes("silo-2"));
         var leaking = GC.GetTotalMemory(forceFullCollection: true);
         _output.WriteLine($"heap: baseline {baseline >> 20} MB, leaking {leaking >> 20} MB");
-        Assert.True(leaking - baseline >= 30L << 20, $"heap grew by only {(leaking - baseline) >> 20} MB");
 
         await ResetAsync();
         var after = GC.GetTotalMemory(forceFullCollection: true);
         _output.WriteLine($"heap after reset {after >> 20} MB");
         Assert.Equal(0, MemoryLeakScenario.RetainedBytes("silo-1"));
+        // The leak was real heap: reset gives it back. Measured against the reset rather than the baseline, because
+        // objects an earlier test left behind (a cluster still shutting down) may die in between and hide growth.
+        Assert.True(leaking - after >= 30L << 20, $"reset gave back only {(leaking - after) >> 20} MB");
         Assert.True(after - baseline < 8L << 20, $"heap still {(after - baseline) >> 20} MB above baseline after reset");
     }
 
