@@ -17,6 +17,7 @@ public static class LabCommands
             OutDirectory = Path.Combine(".lab", "reports"),
         }));
         root.Subcommands.Add(ScenarioCommandFactory.Create());
+        root.Subcommands.Add(ExperimentCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         return root;
     }

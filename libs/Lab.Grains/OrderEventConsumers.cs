@@ -21,6 +21,9 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, Servi
     private static readonly Counter<long> OutOfOrder = LabTelemetry.Meter.CreateCounter<long>(
         "lab.projection.out_of_order", "{event}", "Order events that reached the projection out of sequence.");
 
+    private static readonly Counter<long> StaleApplied = LabTelemetry.Meter.CreateCounter<long>(
+        "lab.projection.stale_applied", "{event}", "Order events applied over a newer one: the view went back to an older status.");
+
     private OrderStatusView? _view;
     private Dictionary<long, OrderEvent>? _pending;
     private bool _loaded;
@@ -83,6 +86,11 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, Servi
 
     private async Task ApplyAsync(OrderEvent item)
     {
+        if (item.Sequence < (_view?.LastSequence ?? 0))
+        {
+            StaleApplied.Add(1, new KeyValuePair<string, object?>("kind", item.Kind.ToString()));
+        }
+
         _view = new OrderStatusView(item.OrderId, ToStatus(item.Kind), item.Sequence, (_view?.EventsApplied ?? 0) + 1, item.Timestamp);
         await projections.SaveViewAsync(_view);
     }

@@ -98,7 +98,9 @@ public sealed class OrderGrain(
         if (!charge.Succeeded)
         {
             await ReleaseAsync(reserved);
-            return await CancelAsync(CheckoutFailure.PaymentFailed, charge.Error);
+            // The charge may have happened even though its answer never came back: refund whatever payments holds.
+            var compensation = await payments.RefundAllAsync(OrderId);
+            return await CancelAsync(CheckoutFailure.PaymentFailed, compensation is null ? charge.Error : $"{charge.Error}; {compensation}");
         }
 
         _order = _order! with { PaymentId = charge.Charge!.ChargeId };

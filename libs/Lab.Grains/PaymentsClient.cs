@@ -37,6 +37,34 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
         return await SendAsync(request, cancellationToken);
     }
 
+    /// <summary>
+    /// Refunds every captured charge payments holds for the order. A charge whose response was lost (the client timed
+    /// out, the connection dropped) exists all the same, so compensation asks payments instead of trusting the failure.
+    /// </summary>
+    /// <returns>Null when nothing is left charged, else why it could not be made sure of.</returns>
+    public async Task<string?> RefundAllAsync(Guid orderId, CancellationToken cancellationToken = default)
+    {
+        List<Charge>? charges;
+        try
+        {
+            charges = await http.GetFromJsonAsync<List<Charge>>($"api/charges?orderId={orderId}", cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or BrokenCircuitException or System.Text.Json.JsonException)
+        {
+            return $"charges of the order unknown: {ex.GetType().Name}: {ex.Message}";
+        }
+
+        foreach (var charge in (charges ?? []).Where(c => c.Status == "captured"))
+        {
+            if (await RefundAsync(charge.ChargeId, cancellationToken) is { Succeeded: false } refund)
+            {
+                return $"refund of {charge.ChargeId} failed: {refund.Error}";
+            }
+        }
+
+        return null;
+    }
+
     private async Task<PaymentResult> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         try

@@ -50,7 +50,14 @@ public static class LabSession
         void Stop(PosixSignalContext context)
         {
             context.Cancel = true;
-            stop.Cancel();
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The signal arrived while the session was already ending.
+            }
         }
     }
 

@@ -33,7 +33,7 @@ internal sealed class PlainProgress(IAnsiConsole console, TimeSpan interval) : I
     }
 }
 
-internal static class LiveProgressView
+public static class LiveProgressView
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

@@ -141,7 +141,7 @@ public static class HtmlReportWriter
     }
 
     /// <summary>The SVG without its XML declaration, which is not allowed inside an HTML document.</summary>
-    private static string InlineSvg(Plot plot)
+    public static string InlineSvg(Plot plot)
     {
         var svg = plot.GetSvgXml(ChartWidth, ChartHeight);
         var start = svg.IndexOf("<svg", StringComparison.Ordinal);

@@ -4,7 +4,7 @@ using Lab.Load.Engine;
 namespace Lab.Load.Reporting;
 
 /// <summary>Number formats shared by the console, Markdown and HTML writers.</summary>
-internal static class ReportFormat
+public static class ReportFormat
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

@@ -1,0 +1,75 @@
+using System.Text.Json.Serialization;
+using Lab.Load.Reporting;
+
+namespace Lab.Cli.Experiment;
+
+/// <summary>
+/// The result of one experiment, serialised as experiment.json (schema version 1, camelCase; fields are only ever
+/// added within a version). Times are seconds from the start of the experiment, latencies milliseconds, error
+/// rates fractions.
+/// </summary>
+public sealed record ExperimentReport
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public string Tool { get; init; } = "lab-experiment";
+
+    public required string Scenario { get; init; }
+
+    public required DateTimeOffset StartedAt { get; init; }
+
+    public required string Target { get; init; }
+
+    /// <summary>Journeys per second, the same in every phase (open model).</summary>
+    public required double Rate { get; init; }
+
+    public required double PhaseSeconds { get; init; }
+
+    public required string Mix { get; init; }
+
+    public required int Seed { get; init; }
+
+    /// <summary>The signature figures every phase reports, in order.</summary>
+    public required IReadOnlyList<FigureReport> Figures { get; init; }
+
+    public required IReadOnlyList<ExperimentPhaseReport> Phases { get; init; }
+
+    public required TraceLinksReport TraceLinks { get; init; }
+
+    public required IReadOnlyList<string> Warnings { get; init; }
+
+    public ExperimentPhaseReport? Phase(string name) => Phases.FirstOrDefault(p => p.Name == name);
+}
+
+/// <param name="Source">Where the figure comes from (metric and filter), so a reader can check it.</param>
+public sealed record FigureReport(string Name, string Unit, string Source, bool LowerIsBetter);
+
+/// <param name="Parameters">The scenario's parameters in this phase; null = the scenario is off (baseline).</param>
+/// <param name="Requests">All requests of the phase, as the load client measured them.</param>
+/// <param name="Figures">Signature figure name to value; null when it could not be computed (e.g. nothing to divide by).</param>
+/// <param name="TypicalFailures">One failed request per kind of failure (step, status, error kind), with its trace id.</param>
+/// <param name="NewViolations">Invariant violations `lab verify` finds after the phase that it did not find before it.</param>
+public sealed record ExperimentPhaseReport(
+    int Index,
+    string Name,
+    IReadOnlyDictionary<string, string>? Parameters,
+    double StartSeconds,
+    double EndSeconds,
+    StatsReport Requests,
+    ScheduleReport Schedule,
+    IReadOnlyList<JourneySummary> Journeys,
+    IReadOnlyDictionary<string, double?> Figures,
+    IReadOnlyList<RequestRecordReport> TypicalFailures,
+    IReadOnlyList<ViolationReport> NewViolations,
+    IReadOnlyList<TimePointReport> TimeSeries)
+{
+    /// <summary>The phase's full load report (written next to the experiment's as phase-N-NAME/).</summary>
+    [JsonIgnore]
+    public LoadReport? Load { get; init; }
+}
+
+public sealed record JourneySummary(string Name, long Count, double ErrorRate, LatencyReport? LatencyMs);
+
+public sealed record ViolationReport(string Invariant, string Id, string Detail);

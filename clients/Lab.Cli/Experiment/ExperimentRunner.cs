@@ -1,0 +1,302 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Lab.Cli.Verify;
+using Lab.Load;
+using Lab.Load.Cli;
+using Lab.Load.Control;
+using Lab.Load.Engine;
+using Lab.Load.Journeys;
+using Lab.Load.Plan;
+using Lab.Load.Reporting;
+
+namespace Lab.Cli.Experiment;
+
+/// <summary>What to run: the scenario, the load, the length of each phase, and where the lab is.</summary>
+public sealed record ExperimentOptions
+{
+    public required string Scenario { get; init; }
+
+    public double Rate { get; init; } = 20;
+
+    public TimeSpan Phase { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A mix ("checkout=70,browse=30") or preset; null = the scenario's own.</summary>
+    public string? Mix { get; init; }
+
+    /// <summary>Fault parameters that override the experiment's defaults.</summary>
+    public IReadOnlyDictionary<string, string> Set { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Run the fault+cure phase when the scenario has a cure switch.</summary>
+    public bool WithCure { get; init; } = true;
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Load run before the baseline and discarded (JIT, connections, caches).</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(3);
+}
+
+/// <summary>Where the lab's processes answer: the storefront (shop and control API) and every process's /metrics.</summary>
+/// <param name="DataDirectory">The lab's data directory (data/shop.db, data/payments.db), for the invariant checks.</param>
+/// <param name="Keys">The SKUs and customers the lab was seeded with, which the journeys draw from.</param>
+public sealed record ExperimentLab(Uri Storefront, IReadOnlyDictionary<string, Uri> Services, string ControlToken, string DataDirectory, string? AspireUrl,
+    WorkloadKeys Keys);
+
+/// <summary>Thrown for a scenario the lab does not know, or a control call that fails.</summary>
+public sealed class ExperimentException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Runs baseline, fault and fault+cure phases one after another under the same open-model load, and measures each
+/// from the load client's report and from the lab's own metrics scraped at the phase's start and end.
+/// </summary>
+public static class ExperimentRunner
+{
+    /// <summary>Orders untouched this long after a phase's load has drained count as stuck.</summary>
+    private static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(2);
+
+    public static async Task<ExperimentReport> RunAsync(ExperimentOptions options, ExperimentLab lab, Action<string> status,
+        CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null }) { BaseAddress = lab.Storefront, Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", lab.ControlToken);
+        http.DefaultRequestHeaders.Add(Lab.Scenarios.LabControlApi.ActorHeader, "lab-experiment");
+
+        var parameters = await ReadParameterNamesAsync(http, options.Scenario, cancellationToken);
+        var unknown = options.Set.Keys.Where(key => !parameters.Contains(key)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new ExperimentException($"Unknown parameter(s) of {options.Scenario}: {string.Join(", ", unknown)}. Parameters: {string.Join(", ", parameters)}.");
+        }
+
+        var definition = ExperimentDefinition.For(options.Scenario, parameters.Contains("cure"));
+        var mix = ParseMix(options.Mix ?? definition.Mix);
+        var fault = new Dictionary<string, string>(definition.Fault);
+        foreach (var (key, value) in options.Set)
+        {
+            fault[key] = value;
+        }
+
+        var phases = new List<(string Name, IReadOnlyDictionary<string, string>? Parameters)> { ("baseline", null), ("fault", fault) };
+        if (options.WithCure && definition.Cure is not null)
+        {
+            phases.Add(("fault+cure", new Dictionary<string, string>(fault.Concat(definition.Cure.Where(c => !options.Set.ContainsKey(c.Key))))));
+        }
+
+        var started = DateTimeOffset.UtcNow;
+        var results = new List<ExperimentPhaseReport>();
+        var warnings = new List<string>();
+        var directory = Path.Combine(lab.DataDirectory, "data");
+        await SwitchAsync(http, lab, options.Scenario, null, options, cancellationToken);
+        if (options.WarmUp > TimeSpan.Zero)
+        {
+            status("warming up");
+            await LoadRunner.RunAsync(PlanOf(options, lab, mix, options.WarmUp, options.Seed - 1), cancellationToken: cancellationToken);
+        }
+
+        try
+        {
+            for (var index = 0; index < phases.Count; index++)
+            {
+                var (name, phaseParameters) = phases[index];
+                status($"phase {index + 1}/{phases.Count}: {name}");
+                await SwitchAsync(http, lab, options.Scenario, phaseParameters, options, cancellationToken);
+                var violationsBefore = Verify(directory, warnings);
+                var before = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
+                var startSeconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
+                var plan = PlanOf(options, lab, mix, options.Phase, options.Seed + index);
+                using var control = new HttpScenarioControl(lab.Storefront, lab.ControlToken);
+                var load = await LoadRunner.RunAsync(plan, new LoadRunOptions { ScenarioControl = control },
+                    new Progress<LoadProgress>(p => status($"phase {index + 1}/{phases.Count}: {name} · {LiveProgressView.Line(p)}")), cancellationToken);
+                // Let the last responses reach the exporters' counters, and give a stuck order time to count as stuck.
+                await Task.Delay(StuckAfter + TimeSpan.FromSeconds(1) + definition.Settle, cancellationToken);
+                var after = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
+                var violationsAfter = Verify(directory, warnings);
+                var measurements = new PhaseMeasurements(before, after, load);
+                results.Add(PhaseReportOf(index, name, phaseParameters, startSeconds, (DateTimeOffset.UtcNow - started).TotalSeconds,
+                    definition, measurements, NewViolations(violationsBefore, violationsAfter)));
+                warnings.AddRange(load.Warnings.Select(w => $"{name}: {w}"));
+            }
+        }
+        finally
+        {
+            await SwitchAsync(http, lab, options.Scenario, null, options, CancellationToken.None);
+        }
+
+        return new ExperimentReport
+        {
+            Scenario = options.Scenario,
+            StartedAt = started,
+            Target = lab.Storefront.ToString(),
+            Rate = options.Rate,
+            PhaseSeconds = options.Phase.TotalSeconds,
+            Mix = mix.ToString(),
+            Seed = options.Seed,
+            Figures = [.. definition.Figures.Select(f => new FigureReport(f.Name, f.Unit, f.Source, f.LowerIsBetter))],
+            Phases = results,
+            TraceLinks = TraceLinksReport.For(lab.AspireUrl, null),
+            Warnings = warnings,
+        };
+    }
+
+    private static LoadPlan PlanOf(ExperimentOptions options, ExperimentLab lab, JourneyMix mix, TimeSpan duration, int seed) => new()
+    {
+        Target = lab.Storefront,
+        Model = OpenModel.Constant(options.Rate),
+        Duration = duration,
+        Mix = mix,
+        Seed = seed,
+        Keys = lab.Keys,
+        ControlToken = lab.ControlToken,
+        AspireUrl = lab.AspireUrl,
+        JaegerUrl = null,
+        ResetScenariosAtEnd = false,
+        DrainTimeout = TimeSpan.FromSeconds(15),
+    };
+
+    private static ExperimentPhaseReport PhaseReportOf(int index, string name, IReadOnlyDictionary<string, string>? parameters,
+        double startSeconds, double endSeconds, ExperimentDefinition definition, PhaseMeasurements measurements,
+        IReadOnlyList<Violation> newViolations)
+    {
+        var load = measurements.Load;
+        var failures = load.Failures
+            .GroupBy(f => (f.Step, f.Status, f.ErrorKind))
+            .Select(g => g.First())
+            .Take(5)
+            .ToList();
+        return new ExperimentPhaseReport(
+            index + 1,
+            name,
+            parameters,
+            startSeconds,
+            endSeconds,
+            load.Requests,
+            load.Schedule,
+            load.Journeys.Select(j => new JourneySummary(j.Name, j.Journey.Count, j.Journey.ErrorRate, j.Journey.LatencyMs)).ToList(),
+            definition.Figures.ToDictionary(f => f.Name, f => Round(f.Measure(measurements))),
+            failures,
+            newViolations.Select(v => new ViolationReport(v.Invariant, v.Id, v.Detail)).ToList(),
+            load.TimeSeries.Select(p => p with { Second = p.Second + startSeconds }).ToList())
+        {
+            Load = load,
+        };
+    }
+
+    private static double? Round(double? value) => value is { } v && double.IsFinite(v) ? Math.Round(v, 3) : null;
+
+    private static IReadOnlyList<Violation> NewViolations(IReadOnlyList<Violation>? before, IReadOnlyList<Violation>? after)
+    {
+        if (after is null)
+        {
+            return [];
+        }
+
+        var known = (before ?? []).Select(v => (v.Invariant, v.Id)).ToHashSet();
+        return after.Where(v => !known.Contains((v.Invariant, v.Id))).ToList();
+    }
+
+    private static IReadOnlyList<Violation>? Verify(string dataDirectory, List<string> warnings)
+    {
+        try
+        {
+            return ShopVerifier.Verify(Path.Combine(dataDirectory, "shop.db"), Path.Combine(dataDirectory, "payments.db"), StuckAfter, DateTimeOffset.UtcNow);
+        }
+        catch (VerifyDatabaseException ex)
+        {
+            warnings.Add($"invariants not checked: {ex.Message}");
+            return null;
+        }
+    }
+
+    private static JourneyMix ParseMix(string text) =>
+        text.Contains('=', StringComparison.Ordinal) ? JourneyMix.Parse(text, JourneyCatalog.Shop.Names) : JourneyMix.Preset(text);
+
+    private static async Task<HashSet<string>> ReadParameterNamesAsync(HttpClient http, string scenario, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, $"/lab/scenarios/{Uri.EscapeDataString(scenario)}"), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            throw new ExperimentException($"Unknown scenario '{scenario}'. `lab scenario list` shows the catalog.");
+        }
+
+        await EnsureAsync(response, $"read {scenario}", cancellationToken);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        return document.RootElement.GetProperty("meta").GetProperty("parameters").EnumerateArray()
+            .Select(p => p.GetProperty("name").GetString()!)
+            .ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>Enables the scenario with <paramref name="parameters"/> (or disables it when null) and waits until every process applies it.</summary>
+    private static async Task SwitchAsync(HttpClient http, ExperimentLab lab, string scenario, IReadOnlyDictionary<string, string>? parameters,
+        ExperimentOptions options, CancellationToken cancellationToken)
+    {
+        var path = $"/lab/scenarios/{Uri.EscapeDataString(scenario)}";
+        var ttl = LoadSyntax.FormatDuration(options.Phase * 3 + TimeSpan.FromMinutes(5));
+        using var request = parameters is null
+            ? new HttpRequestMessage(HttpMethod.Delete, path)
+            : new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { parameters, ttl, seed = options.Seed }) };
+        using var response = await SendAsync(http, request, cancellationToken);
+        if (parameters is null && response.StatusCode == HttpStatusCode.Conflict)
+        {
+            return; // was not active
+        }
+
+        await EnsureAsync(response, parameters is null ? $"disable {scenario}" : $"enable {scenario}", cancellationToken);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        var version = document.RootElement.GetProperty("version").GetInt64();
+        await WaitAppliedAsync(http, lab, version, cancellationToken);
+    }
+
+    private static async Task WaitAppliedAsync(HttpClient http, ExperimentLab lab, long version, CancellationToken cancellationToken)
+    {
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10);
+        foreach (var (service, url) in lab.Services)
+        {
+            while (true)
+            {
+                using var response = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, new Uri(url, "/lab/runtime")), cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+                    if (document.RootElement.GetProperty("version").GetInt64() >= version)
+                    {
+                        break;
+                    }
+                }
+
+                if (DateTimeOffset.UtcNow > deadline)
+                {
+                    throw new ExperimentException($"{service} did not apply scenario set version {version} within 10 s.");
+                }
+
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        using (request)
+        {
+            try
+            {
+                return await http.SendAsync(request, cancellationToken);
+            }
+            catch (HttpRequestException ex)
+            {
+                throw new ExperimentException($"The lab at {http.BaseAddress} is unreachable: {ex.Message}", ex);
+            }
+        }
+    }
+
+    private static async Task EnsureAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        throw new ExperimentException($"{what}: {(int)response.StatusCode} {response.ReasonPhrase}: {body}");
+    }
+}

@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using Lab.Cli.Experiment;
+using Lab.Cli.Launch;
+using Lab.Load;
+using Lab.Load.Plan;
+using Spectre.Console;
+
+namespace Lab.Cli;
+
+/// <summary>
+/// <c>lab experiment NAME</c>: starts the embedded lab, runs baseline, fault and fault+cure phases under the same
+/// open-model load, and writes one report that puts the phases side by side.
+/// Exit codes: 0 done, 1 the cure phase broke an invariant, 2 usage error or the lab could not start, 130 interrupted.
+/// </summary>
+public static class ExperimentCommand
+{
+    public static Command Create()
+    {
+        var topology = new TopologyOptions();
+        var name = new Argument<string>("scenario") { Description = "The scenario to study (lab scenario list shows them all)" };
+        var rate = new Option<string>("--rate") { Description = "Journeys per second in every phase (open model)", DefaultValueFactory = _ => "20/s" };
+        var phase = new Option<string>("--phase") { Description = "Length of each phase", DefaultValueFactory = _ => "30s" };
+        var mix = new Option<string?>("--mix") { Description = "Journey mix (checkout=70,browse=30) or preset; default: the one that exposes the scenario" };
+        var set = new Option<string[]>("--set") { Description = "A fault parameter, key=value (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var noCure = new Option<bool>("--no-cure") { Description = "Skip the fault+cure phase" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the load and of the scenario's random choices", DefaultValueFactory = _ => 1 };
+        var output = new Option<string?>("--out") { Description = "Directory for the report (default: DATA_DIR/experiments/NAME-TIME)" };
+        var command = new Command("experiment", "Run a scenario as an experiment: baseline, fault and fault+cure phases under the same load, side by side.");
+        command.Arguments.Add(name);
+        foreach (var option in new Option[] { rate, phase, mix, set, noCure, seed, output })
+        {
+            command.Options.Add(option);
+        }
+
+        topology.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            ExperimentOptions options;
+            try
+            {
+                options = new ExperimentOptions
+                {
+                    Scenario = result.GetValue(name)!,
+                    Rate = LoadSyntax.ParseRate(result.GetValue(rate)!, "--rate"),
+                    Phase = LoadSyntax.ParseDuration(result.GetValue(phase)!, "--phase"),
+                    Mix = result.GetValue(mix),
+                    Set = (result.GetValue(set) ?? []).Select(text => LoadSyntax.ParseKeyValue(text)).ToDictionary(),
+                    WithCure = !result.GetValue(noCure),
+                    Seed = result.GetValue(seed),
+                };
+                Validate(options);
+            }
+            catch (Exception ex) when (ex is LoadException or ArgumentException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+                return 2;
+            }
+
+            var lab = WithSettings(topology.Read(result), ExperimentDefinition.For(options.Scenario, hasCureSwitch: false).Settings);
+            return await LabSession.RunAsync(lab, (running, token) => RunAsync(running, options, result.GetValue(output), token),
+                waitForStop: false, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>Runs the experiment on a running lab, prints and writes the report. Used by <c>lab demo</c> too.</summary>
+    public static async Task<(int ExitCode, ExperimentReport? Report)> RunOnAsync(RunningLab lab, ExperimentOptions options, string? output,
+        CancellationToken cancellationToken)
+    {
+        ExperimentReport report;
+        try
+        {
+            report = await AnsiConsole.Status().StartAsync($"Experiment {options.Scenario}...", context =>
+                ExperimentRunner.RunAsync(options, LabOf(lab), message => context.Status(Markup.Escape(message)), cancellationToken));
+        }
+        catch (Exception ex) when (ex is ExperimentException or LoadException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return (2, null);
+        }
+
+        ExperimentReportWriter.WriteConsole(report, AnsiConsole.Console);
+        var directory = output ?? Path.Combine(lab.DataDirectory, "experiments", $"{options.Scenario}-{report.StartedAt:yyyyMMdd-HHmmss}");
+        await ExperimentReportWriter.WriteAllAsync(report, directory, cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"report: {Path.Combine(directory, ExperimentReportWriter.Html)} (and {ExperimentReportWriter.Json}, {ExperimentReportWriter.Markdown}, one load report per phase)");
+
+        if (report.Phase("fault+cure") is { NewViolations.Count: > 0 } cured)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]The cure phase broke {cured.NewViolations.Count} invariant(s); see the report.[/]");
+            return (1, report);
+        }
+
+        return (0, report);
+    }
+
+    private static async Task<int> RunAsync(RunningLab lab, ExperimentOptions options, string? output, CancellationToken cancellationToken) =>
+        (await RunOnAsync(lab, options, output, cancellationToken)).ExitCode;
+
+    public static ExperimentLab LabOf(RunningLab lab)
+    {
+        var services = new Dictionary<string, Uri>
+        {
+            ["storefront"] = new(lab.Topology.StorefrontUrl),
+            ["payments"] = new(lab.Topology.PaymentsUrl),
+        };
+        for (var silo = 1; silo <= lab.Topology.Silos; silo++)
+        {
+            services[$"silo-{silo}"] = new Uri(lab.Topology.SiloUrl(silo));
+        }
+
+        // The journeys must draw from the keys the lab was seeded with (a smaller seed is set through Seed__* settings).
+        var keys = new WorkloadKeys();
+        if (lab.Topology.Settings.TryGetValue("Seed__Products", out var products) && int.TryParse(products, CultureInfo.InvariantCulture, out var skuCount))
+        {
+            keys = keys with { SkuCount = skuCount };
+        }
+
+        if (lab.Topology.Settings.TryGetValue("Seed__Customers", out var customers) && int.TryParse(customers, CultureInfo.InvariantCulture, out var customerCount))
+        {
+            keys = keys with { CustomerCount = customerCount };
+        }
+
+        return new ExperimentLab(new Uri(lab.Topology.StorefrontUrl), services, lab.ControlToken, lab.DataDirectory, lab.TelemetryViewerUrl, keys);
+    }
+
+    public static LabTopology WithSettings(LabTopology topology, IReadOnlyDictionary<string, string> settings) =>
+        settings.Count == 0 ? topology : topology with { Settings = new Dictionary<string, string>(topology.Settings.Concat(settings)) };
+
+    private static void Validate(ExperimentOptions options)
+    {
+        if (options.Rate is <= 0 or > 2000)
+        {
+            throw new ArgumentException("--rate must be between 0 and 2000 journeys per second.");
+        }
+
+        if (options.Phase < TimeSpan.FromSeconds(2) || options.Phase > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentException("--phase must be between 2s and 1h.");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Lab.Cli;
+using Lab.Cli.Experiment;
+using Lab.Cli.Verify;
+using Lab.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Lab.Tests.Scenarios;
+
+/// <summary>
+/// `lab experiment retry-storm` on real processes: three phases under the same load, and figures that agree with
+/// what the test itself reads from the lab's metrics and databases.
+/// </summary>
+[Collection(ScenarioProcessesCollection.Name)]
+public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _reports = new("lab-experiment");
+
+    [Fact]
+    public async Task Retry_storm_experiment_reports_three_phases_whose_figures_match_the_lab_telemetry()
+    {
+        var lab = ExperimentCommand.LabOf(fixture.Lab);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var before = await LabMetrics.ScrapeAsync(lab.Services, http, default);
+
+        var report = await ExperimentRunner.RunAsync(
+            new ExperimentOptions { Scenario = "retry-storm", Rate = 6, Phase = TimeSpan.FromSeconds(4), WarmUp = TimeSpan.Zero, Seed = 7 },
+            lab, output.WriteLine, default);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // the scrape cache of the exporter
+        var after = await LabMetrics.ScrapeAsync(lab.Services, http, default);
+        await ExperimentReportWriter.WriteAllAsync(report, _reports.Path, default);
+        output.WriteLine(ExperimentReportWriter.WriteMarkdown(report));
+
+        // The JSON holds the three phases with every figure.
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_reports.Path, ExperimentReportWriter.Json)));
+        var phases = json.RootElement.GetProperty("phases").EnumerateArray().ToList();
+        Assert.Equal(["baseline", "fault", "fault+cure"], phases.Select(p => p.GetProperty("name").GetString()));
+        Assert.All(phases, p => Assert.True(p.GetProperty("requests").GetProperty("count").GetInt64() > 0));
+        Assert.True(File.Exists(Path.Combine(_reports.Path, ExperimentReportWriter.Html)));
+        Assert.True(File.Exists(Path.Combine(_reports.Path, "phase-2-fault", "report.json")));
+
+        double Figure(JsonElement phase, string name) => phase.GetProperty("figures").GetProperty(name).GetDouble();
+
+        // Consistent with the telemetry: the charge requests of the three phases add up to what payments counted over the whole run.
+        var charges = after.Sum("payments", Metrics.HttpRequests, ("http_request_method", "POST"), ("http_route", "/api/charges/"))
+                      - before.Sum("payments", Metrics.HttpRequests, ("http_request_method", "POST"), ("http_route", "/api/charges/"));
+        var reported = phases.Sum(p => Figure(p, "charge requests"));
+        output.WriteLine($"charge requests: phases {reported}, payments counted {charges} over the whole run");
+        Assert.Equal(charges, reported);
+
+        // ... and with the load client: the storefront answered as many checkouts as the client sent in each phase.
+        foreach (var phase in report.Phases)
+        {
+            var sent = phase.Load!.Journeys.Single(j => j.Name == "checkout").Steps.Single(s => s.Name == "checkout").Stats.Count;
+            var amplification = phase.Figures["amplification"];
+            Assert.NotNull(amplification);
+            Assert.Equal(phase.Figures["charge requests"]!.Value / sent, amplification!.Value, precision: 2);
+        }
+
+        // The signature: 3 x 3 x 3 attempts at 100% failure; the cure retries at one layer within a budget.
+        Assert.True(Figure(phases[0], "amplification") <= 1.05, "baseline: at most one charge request per checkout");
+        Assert.True(Figure(phases[1], "amplification") >= 20, $"fault: amplification {Figure(phases[1], "amplification")}");
+        Assert.True(Figure(phases[2], "amplification") <= 2, $"cure: amplification {Figure(phases[2], "amplification")}");
+        Assert.True(report.Phases[1].Requests.ErrorRate > report.Phases[0].Requests.ErrorRate);
+        Assert.NotEmpty(report.Phases[1].TypicalFailures);
+
+        // Afterwards: the scenario is off everywhere and the shop's invariants hold.
+        Assert.Equal(0, after.Sum("", "lab_scenario_active"));
+        var data = Path.Combine(fixture.Lab.DataDirectory, "data");
+        var violations = ShopVerifier.Verify(Path.Combine(data, "shop.db"), Path.Combine(data, "payments.db"), TimeSpan.FromSeconds(30), DateTimeOffset.UtcNow);
+        Assert.Empty(violations);
+    }
+
+    public void Dispose() => _reports.Dispose();
+}
