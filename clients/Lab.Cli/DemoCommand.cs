@@ -1,52 +1,78 @@
 using System.CommandLine;
-using Lab.Cli.Demo;
+using Lab.Cli.Experiment;
 using Lab.Cli.Launch;
-using OpenTelemetry;
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
+using Lab.Load;
+using Lab.Load.Plan;
 using Spectre.Console;
 
 namespace Lab.Cli;
 
+/// <summary>
+/// <c>lab demo</c>: the lab's story in under two minutes. Start the lab, let payments fail while the shop retries at
+/// three layers (retry-storm), then switch the cure on, and show the phases side by side with the trace of one
+/// amplified checkout.
+/// </summary>
 public static class DemoCommand
 {
     public static Command Create()
     {
         var topology = new TopologyOptions();
-        var shoppers = new Option<int>("--shoppers") { Description = "How many shoppers the demo workload runs (1-1000)", DefaultValueFactory = _ => 40 };
-        shoppers.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() is < 1 or > 1000)
-            {
-                result.AddError("--shoppers must be between 1 and 1000.");
-            }
-        });
+        var phase = new Option<string>("--phase") { Description = "Length of each of the three phases", DefaultValueFactory = _ => "10s" };
+        var rate = new Option<string>("--rate") { Description = "Journeys per second", DefaultValueFactory = _ => "10/s" };
         var exit = new Option<bool>("--exit") { Description = "Stop the lab when the demo is done instead of keeping it up" };
-        var command = new Command("demo", "Start the lab, run a short shopping workload, and show what happened and where its traces are.");
+        var command = new Command("demo", "Start the lab and tell the retry-storm story: baseline, payments failing under naive retries, then the cure, side by side.");
         topology.AddTo(command);
-        command.Options.Add(shoppers);
+        command.Options.Add(phase);
+        command.Options.Add(rate);
         command.Options.Add(exit);
-        command.SetAction((result, cancellationToken) => LabSession.RunAsync(topology.Read(result),
-            (lab, token) => RunAsync(lab, result.GetValue(shoppers), token), waitForStop: !result.GetValue(exit), cancellationToken));
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            ExperimentOptions options;
+            try
+            {
+                options = new ExperimentOptions
+                {
+                    Scenario = "retry-storm",
+                    Phase = LoadSyntax.ParseDuration(result.GetValue(phase)!, "--phase"),
+                    Rate = LoadSyntax.ParseRate(result.GetValue(rate)!, "--rate"),
+                };
+            }
+            catch (LoadException ex)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+                return 2;
+            }
+
+            return await LabSession.RunAsync(topology.Read(result), (lab, token) => RunAsync(lab, options, token),
+                waitForStop: !result.GetValue(exit), cancellationToken);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(RunningLab lab, int shoppers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(RunningLab lab, ExperimentOptions options, CancellationToken cancellationToken)
     {
-        using var tracing = lab.TelemetryViewerUrl is null
-            ? null
-            : Sdk.CreateTracerProviderBuilder()
-                .ConfigureResource(resource => resource.AddService("lab-cli"))
-                .AddSource(DemoWorkload.Source.Name)
-                .AddHttpClientInstrumentation()
-                .AddOtlpExporter(otlp => otlp.Endpoint = new Uri($"http://127.0.0.1:{lab.Topology.OtlpGrpcPort}"))
-                .Build();
-        using var http = new HttpClient { BaseAddress = new Uri(lab.Topology.StorefrontUrl + "/"), Timeout = TimeSpan.FromSeconds(60) };
+        AnsiConsole.MarkupLine("[bold]The retry-storm story.[/] Payments starts failing. The storefront retries the checkout, the order grain " +
+                               "retries the charge, the payments client retries the HTTP call: 3 × 3 × 3 requests per checkout hit a " +
+                               "service that is already down. Then the cure: one retrying layer with jittered backoff and a retry budget.");
+        AnsiConsole.MarkupLineInterpolated($"[grey]Three phases of {options.Phase.TotalSeconds:0} s at {options.Rate:0.#} journeys/s: baseline, fault, fault+cure.[/]");
+        var (exitCode, report) = await ExperimentCommand.RunOnAsync(lab, options, output: null, cancellationToken);
+        if (report?.Phase("fault") is not { } fault)
+        {
+            return exitCode == 0 ? 1 : exitCode;
+        }
 
-        var requests = await AnsiConsole.Status().StartAsync($"Running {shoppers} shoppers...", _ =>
-            new DemoWorkload(http).RunAsync(shoppers, concurrency: 4, seed: 42, cancellationToken));
-        tracing?.ForceFlush();
-        DemoReport.Print(requests, lab);
-        return requests.Any(request => request.Status is 0 or >= 500) ? 1 : 0;
+        var amplification = fault.Figures.GetValueOrDefault("amplification");
+        var checkout = fault.TypicalFailures.FirstOrDefault(f => f.Step == "checkout");
+        if (checkout is not null)
+        {
+            var link = report.TraceLinks.AspireFor(checkout.TraceId);
+            AnsiConsole.MarkupLineInterpolated(
+                $"[bold]One amplified checkout[/] ({checkout.Status} after {checkout.LatencyMs:0} ms; about {amplification:0.#} requests reached payments for each checkout in this phase):");
+            AnsiConsole.MarkupLineInterpolated($"  {link ?? $"trace id {checkout.TraceId}"}");
+            AnsiConsole.MarkupLine("[grey]  In the trace: the storefront's attempts, each order-grain PlaceAsync with its charge attempts, each with its HTTP client spans and payments' 503s.[/]");
+        }
+
+        AnsiConsole.MarkupLine("[grey]Next: `lab experiment NAME` runs any scenario the same way; `lab scenario list` shows them all.[/]");
+        return exitCode;
     }
 }
