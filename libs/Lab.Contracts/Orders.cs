@@ -43,6 +43,9 @@ public enum CheckoutFailure
     EmptyCart,
     OutOfStock,
     PaymentFailed,
+
+    /// <summary>The caller's deadline passed before the order could be confirmed (timeout-cascade with its cure).</summary>
+    TimedOut,
 }
 
 [GenerateSerializer, Immutable, Alias("Lab.CheckoutResult")]

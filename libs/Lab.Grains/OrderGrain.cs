@@ -59,7 +59,14 @@ public sealed class OrderGrain(
         await orders.InsertAsync(_order, _sequence);
         await PublishAsync(OrderEventKind.Placed, null);
 
-        var result = await RunSagaAsync();
+        var deadline = CallDeadline.Current();
+        var result = await RunSagaAsync(deadline);
+        if (result.Order?.Status == OrderStatus.Confirmed)
+        {
+            // Confirmed after the edge had told the customer it timed out: work nobody waits for any more.
+            CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "order-saga");
+        }
+
         var outcome = result.Order?.Status == OrderStatus.Confirmed ? "confirmed" : "cancelled";
         LabTelemetry.CheckoutDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
         if (outcome == "confirmed")
@@ -74,9 +81,11 @@ public sealed class OrderGrain(
         return result;
     }
 
-    private async Task<CheckoutResult> RunSagaAsync()
+    private async Task<CheckoutResult> RunSagaAsync(DateTimeOffset? deadline)
     {
         var order = _order!;
+        // timeout-cascade's cure: the caller's deadline bounds every step, and a spent one stops the saga.
+        var honoured = deadline is not null && TimeoutCascadeScenario.Cured() ? deadline : null;
         // Lines are reserved in SKU order, the one lock order every saga shares.
         var lines = order.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal).ToList();
         var reserved = new List<OrderLine>(lines.Count);
@@ -93,14 +102,27 @@ public sealed class OrderGrain(
         }
 
         await AdvanceAsync(OrderStatus.StockReserved, OrderEventKind.StockReserved);
+        if (Spent(honoured))
+        {
+            await ReleaseAsync(reserved);
+            return await CancelAsync(CheckoutFailure.TimedOut, "the caller's deadline passed before the charge; nothing charged");
+        }
 
-        var charge = await ChargeAsync(order.Total);
-        if (!charge.Succeeded)
+        PaymentResult charge;
+        using (var budget = CallDeadline.Until(honoured, DateTimeOffset.UtcNow))
+        {
+            charge = await ChargeAsync(order.Total, budget.Token);
+        }
+
+        if (!charge.Succeeded || Spent(honoured))
         {
             await ReleaseAsync(reserved);
             // The charge may have happened even though its answer never came back: refund whatever payments holds.
             var compensation = await payments.RefundAllAsync(OrderId);
-            return await CancelAsync(CheckoutFailure.PaymentFailed, compensation is null ? charge.Error : $"{charge.Error}; {compensation}");
+            var (failure, reason) = Spent(honoured)
+                ? (CheckoutFailure.TimedOut, "the caller's deadline passed during the charge; refunded")
+                : (CheckoutFailure.PaymentFailed, charge.Error);
+            return await CancelAsync(failure, compensation is null ? reason : $"{reason}; {compensation}");
         }
 
         _order = _order! with { PaymentId = charge.Charge!.ChargeId };
@@ -134,18 +156,20 @@ public sealed class OrderGrain(
     /// Charges the order. Normally once; while retry-storm is on (without its cure) this layer retries naively too,
     /// which is what multiplies the load on payments.
     /// </summary>
-    private async Task<PaymentResult> ChargeAsync(decimal total)
+    private async Task<PaymentResult> ChargeAsync(decimal total, CancellationToken cancellationToken)
     {
         var attempts = RetryStormScenario.GrainAttempts();
-        var charge = await payments.ChargeAsync(OrderId, total);
+        var charge = await payments.ChargeAsync(OrderId, total, cancellationToken);
         for (var attempt = 2; !charge.Succeeded && attempt <= attempts; attempt++)
         {
             RetryTelemetry.Retried("grain");
-            charge = await payments.ChargeAsync(OrderId, total);
+            charge = await payments.ChargeAsync(OrderId, total, cancellationToken);
         }
 
         return charge;
     }
+
+    private static bool Spent(DateTimeOffset? deadline) => deadline is { } d && DateTimeOffset.UtcNow >= d;
 
     public async Task MarkShippedAsync(string shipmentId)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Lab.Scenarios.Shop;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 
@@ -28,7 +29,19 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
             Content = JsonContent.Create(new ChargeRequest(orderId, amount, options.Value.Currency)),
         };
         request.Headers.Add("Idempotency-Key", $"order-{orderId}");
-        return await SendAsync(request, cancellationToken);
+        var deadline = CallDeadline.Current();
+        if (deadline is { } d)
+        {
+            request.Headers.Add(CallDeadline.Header, CallDeadline.Format(d));
+        }
+
+        var result = await SendAsync(request, cancellationToken);
+        if (result.Succeeded)
+        {
+            CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "payments-client");
+        }
+
+        return result;
     }
 
     public async Task<PaymentResult> RefundAsync(string chargeId, CancellationToken cancellationToken = default)

@@ -54,7 +54,8 @@ public sealed class ChargeRepository(LabDb db)
     }
 
     /// <summary>Creates the charge unless the idempotency key was seen; then returns the first charge made with it.</summary>
-    public Task<ChargeOutcome> ChargeAsync(string idempotencyKey, Guid orderId, decimal amount, string currency, DateTimeOffset now) =>
+    public Task<ChargeOutcome> ChargeAsync(string idempotencyKey, Guid orderId, decimal amount, string currency, DateTimeOffset now,
+        CancellationToken cancellationToken = default) =>
         db.InTransactionAsync(Create, async (connection, transaction) =>
         {
             var fingerprint = $"{orderId}:{ShopKeys.ToCents(amount)}:{currency}";
@@ -70,7 +71,7 @@ public sealed class ChargeRepository(LabDb db)
             }, transaction);
             var row = await connection.QuerySingleAsync<ChargeRow>(Create.Parts[1], new { key = idempotencyKey }, transaction);
             return new ChargeOutcome(row.ToCharge(), inserted == 1, row.request_fingerprint == fingerprint);
-        });
+        }, cancellationToken);
 
     public Task<Charge?> GetAsync(string chargeId) =>
         db.RunAsync(Get, async connection =>

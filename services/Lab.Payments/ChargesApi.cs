@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 
 namespace Lab.Payments;
@@ -51,7 +52,21 @@ public static partial class ChargesApi
             return ProblemDetailsHandling.Validation("currency", "currency must be a three-letter ISO code such as EUR.");
         }
 
-        var outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, time.GetUtcNow());
+        // timeout-cascade: the caller's deadline arrives in a header; with the cure the charge is cancelled when it passes.
+        var deadline = CallDeadline.Parse(request.Headers[CallDeadline.Header]);
+        using var budget = CallDeadline.Until(deadline is not null && TimeoutCascadeScenario.Cured() ? deadline : null, DateTimeOffset.UtcNow);
+        ChargeOutcome outcome;
+        try
+        {
+            outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, time.GetUtcNow(), budget.Token);
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline passed",
+                detail: $"The caller's deadline ({deadline:O}) passed before the charge was made; nothing was charged.");
+        }
+
+        CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "payments-server");
         if (!outcome.SameRequest)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency key reused",

@@ -90,7 +90,26 @@ public static class CartApi
             return ProblemDetailsHandling.Validation("customerId", ShopInput.CustomerRule);
         }
 
-        var result = await CheckoutWithRetriesAsync(grains.GetGrain<ICartGrain>(customerId));
+        CheckoutResult result;
+        if (TimeoutCascadeScenario.EdgeTimeout() is { } budget)
+        {
+            // timeout-cascade: the edge's own budget. The deadline rides along in RequestContext; below, only the cure reads it.
+            CallDeadline.Set(DateTimeOffset.UtcNow + budget);
+            try
+            {
+                result = await CheckoutWithRetriesAsync(grains.GetGrain<ICartGrain>(customerId)).WaitAsync(budget);
+            }
+            catch (TimeoutException)
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "Checkout timed out",
+                    detail: $"The storefront's budget of {budget.TotalSeconds:0.###} s for a checkout ran out; the order may still be processed below it.");
+            }
+        }
+        else
+        {
+            result = await CheckoutWithRetriesAsync(grains.GetGrain<ICartGrain>(customerId));
+        }
+
         return result.Failure switch
         {
             CheckoutFailure.None => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),
@@ -98,6 +117,7 @@ public static class CartApi
             CheckoutFailure.EmptyCart => TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Empty cart",
                 detail: "The cart is empty; add an item before checking out."),
             CheckoutFailure.OutOfStock => OrderProblem(StatusCodes.Status409Conflict, "Out of stock", result),
+            CheckoutFailure.TimedOut => OrderProblem(StatusCodes.Status504GatewayTimeout, "Checkout timed out", result),
             _ => OrderProblem(StatusCodes.Status502BadGateway, "Payment failed", result),
         };
     }
