@@ -8,7 +8,8 @@
   const LIVE_EVERY_MS = 1000;
   const STATE_EVERY_MS = 2000;
   const REPORTS_EVERY_MS = 10000;
-  const NOW_SECONDS = 5;
+  const NOW_SECONDS = 3;
+  const MIN_CHART_SECONDS = 60;
 
   const $ = (selector, root = document) => root.querySelector(selector);
   const panel = {
@@ -190,7 +191,7 @@
       },
     };
     const axis = { stroke: "#4d5562", grid: { stroke: "#e6e8ec" }, ticks: { stroke: "#d5d9e0" } };
-    const x = { ...axis, values: (u, ticks) => ticks.map((t) => time(t * 1000).slice(0, 5 + (ticks.length > 1 && ticks[1] - ticks[0] < 60 ? 3 : 0))) };
+    const x = { ...axis, space: 70, values: (u, ticks) => ticks.map((t) => time(t * 1000).slice(0, 5 + (ticks.length > 1 && ticks[1] - ticks[0] < 60 ? 3 : 0))) };
     const traffic = new uPlot({
       width: width(), height: 190, plugins: [markerPlugin], cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, rate: { auto: true, range: (u, min, max) => [0, Math.max(5, max * 1.1)] }, pct: { range: [0, 100] } },
@@ -239,13 +240,15 @@
     const live = result.body;
     panel.live = live;
     panel.clockOffsetMs = Date.parse(live.now) - Date.now();
-    const points = live.points;
+    // The charts start at the first second with traffic (at least a minute back), so a young lab's chart is not mostly empty.
+    const first = live.points.findIndex((p) => p.requests > 0);
+    const points = live.points.slice(Math.max(0, Math.min(first < 0 ? Infinity : first, live.points.length - MIN_CHART_SECONDS)));
     if (panel.charts) {
       const xs = points.map((p) => p.t);
       panel.charts.traffic.setData([xs, points.map((p) => p.requests), points.map((p) => (p.requests ? p.errorRate * 100 : null))]);
       panel.charts.latency.setData([xs, points.map((p) => p.p50 ?? null), points.map((p) => p.p99 ?? null)]);
     }
-    renderNow(points.slice(-NOW_SECONDS));
+    renderNow(live.points.slice(-NOW_SECONDS));
     renderRequests($("#slow tbody"), live.slowest, "No requests in the window yet.");
     renderRequests($("#failed tbody"), live.failures, "No failed requests.");
   }
@@ -500,7 +503,7 @@
       const result = await api(`/lab/scenarios/${encodeURIComponent(meta.name)}`, { method: "POST", body: readForm(form) });
       const message = $(".form-message", form);
       if (result.ok) {
-        message.textContent = `${meta.name} ${changing ? "changed" : "enabled"} (set version ${result.body.version}).`;
+        message.textContent = `${meta.name} ${changing ? "changed" : "enabled"}.`;
         say(message.textContent);
         setMode(form, "enable");
         await refreshState();
