@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.CommandLine;
 using Lab.Load.Cli;
 using Lab.Scenarios.Cli;
@@ -14,7 +15,8 @@ public static class LabCommands
         root.Subcommands.Add(LoadCommandFactory.Create(() => new LoadDefaults
         {
             Token = ScenarioCommandFactory.ResolveToken(Directory.GetCurrentDirectory()),
-            OutDirectory = Path.Combine(".lab", "reports"),
+            // One folder per run under the lab's reports directory, where the control panel lists them.
+            OutDirectory = Path.Combine(".lab", "reports", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
         }));
         root.Subcommands.Add(ScenarioCommandFactory.Create());
         root.Subcommands.Add(ExperimentCommand.Create());

@@ -3,6 +3,7 @@ using Lab.Scenarios;
 using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
 using Lab.Storefront;
+using Lab.Storefront.ControlPanel;
 using Orleans.Configuration;
 
 var builder = LabWebApplication.CreateBuilder(args);
@@ -15,6 +16,7 @@ builder.Services.AddLabScenarios(options =>
     })
     .SyncFromCluster()
     .AddScenariosFrom(ShopScenarios.Assembly);
+builder.Services.AddControlPanel(builder.Configuration);
 
 var cluster = builder.Configuration.GetSection(ClusterClientOptions.Section).Get<ClusterClientOptions>() ?? new();
 builder.Services.AddOptions<ClusterClientOptions>().Bind(builder.Configuration.GetSection(ClusterClientOptions.Section))
@@ -29,12 +31,14 @@ builder.UseOrleansClient(client =>
 });
 
 var app = builder.Build();
+app.UseControlPanel();
 app.UseLabProblemDetails();
 app.UseRouting();
 app.UseRouteBaggage();
 app.UseLabScenarios();
 app.MapLabDefaults();
 app.MapLabControlApi();
+app.MapControlPanelApi();
 app.MapLabRuntimeStatus();
 app.MapOpenApi();
 app.MapCatalogApi();

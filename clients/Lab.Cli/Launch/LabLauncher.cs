@@ -73,12 +73,20 @@ public static class LabLauncher
             progress("starting storefront");
             var gateways = Enumerable.Range(0, topology.Silos)
                 .Select(i => KeyValuePair.Create($"Orleans__GatewayPorts__{i}", (topology.GatewayPort + i).ToString()));
-            var storefront = lab.Add(ChildProcess.Start("storefront", LabPaths.Storefront, [], With(common, new(gateways)
+            var storefrontSettings = With(common, new(gateways)
             {
                 ["ASPNETCORE_URLS"] = topology.StorefrontUrl,
                 ["Lab__ServiceName"] = "storefront",
                 ["Lab__Scenarios__ControlToken"] = lab.ControlToken,
-            }), dataDirectory, logDirectory));
+                // The control panel lists the reports `lab load` writes there and links traces to the viewer.
+                ["Lab__ReportsDirectory"] = lab.ReportsDirectory,
+            });
+            if (lab.TelemetryViewerUrl is { } viewer)
+            {
+                storefrontSettings["Lab__TelemetryViewerUrl"] = viewer;
+            }
+
+            var storefront = lab.Add(ChildProcess.Start("storefront", LabPaths.Storefront, [], storefrontSettings, dataDirectory, logDirectory));
 
             await Task.WhenAll(
                 WaitHealthyAsync(payments, topology.PaymentsUrl, cancellationToken),
@@ -227,6 +235,12 @@ public sealed class RunningLab(LabTopology topology, string dataDirectory, strin
 
     public LabTopology Topology { get; } = topology;
     public string DataDirectory { get; } = dataDirectory;
+
+    /// <summary>Where `lab load` writes its reports by default (one folder per run) and the control panel reads them.</summary>
+    public string ReportsDirectory => Path.Combine(DataDirectory, "reports");
+
+    /// <summary>The control panel, with the token in the fragment (never sent to the server; the page keeps it for the tab).</summary>
+    public string ControlPanelUrl => $"{Topology.StorefrontUrl}/lab/#token={ControlToken}";
     public string? TelemetryViewerUrl { get; internal set; }
     public TimeSpan StartupTime { get; internal set; }
     public List<string> Notes { get; } = [];

@@ -73,10 +73,13 @@ public static class LabSession
         table.AddRow("Orleans dashboard", topology.SiloUrl(1) + "/dashboard");
         table.AddRow("Aspire dashboard (traces, metrics, logs)", lab.TelemetryViewerUrl ?? "[grey]not running[/]");
         table.AddRow("Prometheus metrics", $"{topology.StorefrontUrl}/metrics, {topology.SiloUrl(1)}/metrics, {topology.PaymentsUrl}/metrics");
+        table.AddRow("Control panel (scenarios, live view, reports)", $"{topology.StorefrontUrl}/lab/ (the link below signs in)");
         table.AddRow("Control API (scenarios)", $"{topology.StorefrontUrl}/lab/scenarios");
         table.AddRow("Control token", $"{Markup.Escape(Path.Combine(lab.DataDirectory, ControlToken.FileName))} (lab scenario finds it there)");
         table.AddRow("Logs and data", Markup.Escape(lab.DataDirectory));
         AnsiConsole.Write(table);
+        // On a line of its own and unwrapped, so terminals make the whole link clickable.
+        Console.WriteLine($"Control panel: {lab.ControlPanelUrl}");
         foreach (var note in lab.Notes)
         {
             AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] {note}");

@@ -98,6 +98,13 @@ public static class LabControlApi
         return group;
     }
 
+    /// <summary>
+    /// Makes an endpoint need the control token (<c>Authorization: Bearer TOKEN</c>), answering 401 problems as the
+    /// control API's mutations do; for other /lab endpoints that serve data only the token holder should see.
+    /// </summary>
+    public static TBuilder RequireControlToken<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(RequireToken);
+
     /// <summary>Parses a request body into a <see cref="ScenarioRequest"/>; every problem is keyed by its field.</summary>
     public static ScenarioRequest ParseRequestBody(string name, string? body, string actor, ValidationErrors errors)
     {
