@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Lab.Contracts;
+using Lab.Scenarios.Shop;
+using Xunit.Abstractions;
+
+namespace Lab.Tests.Scenarios;
+
+/// <summary>
+/// timeout-cascade on real processes: the storefront answers 504 at its budget while the saga and payments finish
+/// the work anyway (orphaned: orders confirmed and charged for customers told it timed out); with the cure the
+/// deadline travels down and nothing is finished after it.
+/// </summary>
+[Collection(ScenarioProcessesCollection.Name)]
+public sealed class TimeoutCascadeTests(ScenarioProcessesFixture lab, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Checkouts = 3;
+    private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(1);
+    // Longer than the edge's budget, shorter than the payments client's timeout (3 s in the fixture): the charge completes.
+    private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(1800);
+
+    public Task InitializeAsync() => lab.ResetAsync();
+
+    public Task DisposeAsync() => lab.ResetAsync();
+
+    [Fact]
+    public async Task Work_below_the_edge_outlives_its_deadline_without_the_cure_and_stops_at_it_with_the_cure()
+    {
+        var fault = await RunAsync(cure: false, firstCustomer: 121);
+        var cured = await RunAsync(cure: true, firstCustomer: 131);
+        await lab.ResetAsync();
+        await lab.FillCartAsync(141, "SKU-00141");
+        var after = await lab.CheckoutAsync(141);
+
+        output.WriteLine($"fault: {fault}");
+        output.WriteLine($"cure:  {cured}");
+        output.WriteLine($"after disable: {after}");
+
+        // The edge gives up at its budget in both cases.
+        Assert.All(fault.Answers.Concat(cured.Answers), answer =>
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, answer.Status);
+            Assert.InRange(answer.Elapsed, EdgeTimeout * 0.9, EdgeTimeout + TimeSpan.FromSeconds(1.5));
+        });
+
+        // Without the cure the work goes on below: orders confirmed and charges committed after the deadline.
+        Assert.True(fault.Orphaned.GetValueOrDefault("order-saga") >= 1, "no order confirmed after the deadline");
+        Assert.True(fault.Orphaned.GetValueOrDefault("payments-server") >= 1, "no charge committed after the deadline");
+        Assert.True(fault.ConfirmedOrders >= 1, "the customers who got 504 have no confirmed order");
+
+        // With the cure every layer stops at the deadline: nothing is finished after it, nothing confirmed or left charged.
+        Assert.DoesNotContain(cured.Orphaned, o => o.Value > 0);
+        Assert.Equal(0, cured.ConfirmedOrders);
+        Assert.Equal(0, cured.CapturedCharges);
+
+        Assert.True(after.Status == HttpStatusCode.Created, after.ToString());
+    }
+
+    private async Task<Outcome> RunAsync(bool cure, int firstCustomer)
+    {
+        await lab.ResetAsync();
+        await lab.EnableAsync(TimeoutCascadeScenario.Name, new()
+        {
+            ["delay"] = $"{Delay.TotalMilliseconds}ms", ["share"] = "100%", ["edge-timeout"] = $"{EdgeTimeout.TotalMilliseconds}ms", ["cure"] = cure ? "true" : "false",
+        });
+        var before = await OrphanedAsync();
+        var customers = Enumerable.Range(firstCustomer, Checkouts).ToList();
+        var answers = new List<CheckoutOutcome>();
+        foreach (var customer in customers)
+        {
+            await lab.FillCartAsync(customer, $"SKU-{customer:00000}");
+            answers.Add(await lab.CheckoutAsync(customer));
+            // Let the work below finish (or be cancelled) before the next checkout queues behind its write lock.
+            await Task.Delay(Delay + TimeSpan.FromMilliseconds(700));
+        }
+
+        var afterCounts = await OrphanedAsync();
+        var orphaned = afterCounts.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key));
+        var confirmed = 0;
+        var captured = 0;
+        foreach (var customer in customers)
+        {
+            var history = await lab.Storefront.GetFromJsonAsync<JsonElement>($"/api/customers/{customer}/orders?limit=5");
+            var orders = (history.ValueKind == JsonValueKind.Array ? history : history.GetProperty("orders")).EnumerateArray()
+                .Where(o => o.GetProperty("createdAt").GetDateTimeOffset() > DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1))
+                .ToList();
+            confirmed += orders.Count(o => IsConfirmed(o.GetProperty("status")));
+            foreach (var order in orders)
+            {
+                var charges = await lab.Payments.GetFromJsonAsync<JsonElement>($"/api/charges?orderId={order.GetProperty("orderId").GetString()}");
+                captured += charges.EnumerateArray().Count(c => c.GetProperty("status").GetString() == "captured");
+            }
+        }
+
+        return new Outcome(answers, orphaned, confirmed, captured);
+    }
+
+    private static bool IsConfirmed(JsonElement status) => status.ValueKind == JsonValueKind.String
+        ? status.GetString() is nameof(OrderStatus.Confirmed) or nameof(OrderStatus.Shipped)
+        : (OrderStatus)status.GetInt32() is OrderStatus.Confirmed or OrderStatus.Shipped;
+
+    private async Task<Dictionary<string, double>> OrphanedAsync()
+    {
+        await Task.Delay(500); // the exporter's scrape cache
+        var layers = new Dictionary<string, double>();
+        foreach (var process in lab.Processes)
+        {
+            var metrics = await ScenarioProcessesFixture.MetricsAsync(process);
+            foreach (var layer in new[] { "order-saga", "payments-client", "payments-server" })
+            {
+                layers[layer] = layers.GetValueOrDefault(layer) + metrics.Sum("lab_work_orphaned_total", ("layer", layer));
+            }
+        }
+
+        return layers;
+    }
+
+    private sealed record Outcome(IReadOnlyList<CheckoutOutcome> Answers, IReadOnlyDictionary<string, double> Orphaned, int ConfirmedOrders, int CapturedCharges)
+    {
+        public override string ToString() =>
+            $"answers [{string.Join("; ", Answers)}], orphaned {string.Join(", ", Orphaned.Select(o => $"{o.Key}={o.Value}"))}, " +
+            $"confirmed {ConfirmedOrders}, captured charges {CapturedCharges}";
+    }
+}
