@@ -79,7 +79,7 @@ public sealed class LabDb : IDisposable
             try
             {
                 await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using var transaction = transactional ? await BeginAsync(connection, activity, cancellationToken).ConfigureAwait(false) : null;
+                await using var transaction = transactional ? await BeginAsync(connection, activity, hooked && DeadlockScenario.DeferredWrites(_identity), cancellationToken).ConfigureAwait(false) : null;
                 if (hooked)
                 {
                     // Inside the span and, for writes, inside the transaction: a scenario can hold the write lock.
@@ -123,11 +123,16 @@ public sealed class LabDb : IDisposable
         }
     }
 
-    /// <summary>Begins the write transaction; the time spent waiting for the write lock is recorded on the span.</summary>
-    private static async Task<DbTransaction> BeginAsync(DbConnection connection, Activity? activity, CancellationToken cancellationToken)
+    /// <summary>
+    /// Begins the write transaction (SQLite: BEGIN IMMEDIATE, the write lock first; deferred only while the deadlock
+    /// scenario asks for it); the time spent waiting for the write lock is recorded on the span.
+    /// </summary>
+    private static async Task<DbTransaction> BeginAsync(DbConnection connection, Activity? activity, bool deferred, CancellationToken cancellationToken)
     {
         var waitStarted = Stopwatch.GetTimestamp();
-        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var transaction = deferred && connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         activity?.SetTag("lab.db.lock_wait_ms", Math.Round(Stopwatch.GetElapsedTime(waitStarted).TotalMilliseconds, 3));
         return transaction;
     }

@@ -1,42 +1,85 @@
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #23: a call cycle between non-reentrant grains. While it is on, the inventory grain checks a
-/// reservation against the order by calling back into the order grain, which is busy awaiting that very
-/// reservation: both wait until the Orleans response timeout (Orleans has no deadlock detection), and the
-/// checkout fails with a TimeoutException. With cure=true the order grain makes the reservation call inside
+/// Catalog #23, in two modes. grain: a call cycle between non-reentrant grains. While it is on, the inventory grain
+/// checks a reservation against the order by calling back into the order grain, which is busy awaiting that very
+/// reservation: both wait until the Orleans response timeout (Orleans has no deadlock detection), and the checkout
+/// fails with a TimeoutException. With cure=true the order grain makes the reservation call inside
 /// RequestContext.AllowCallChainReentrancy(), so the call-back of its own call chain may enter while it awaits.
+/// database: inventory writes run as deferred transactions that read the row, think, then update it. They hold
+/// SQLite's read lock and want the write lock; once any other write commits after their read (another saga's order
+/// insert, another reservation), their snapshot is stale and they can never upgrade: they stall for the busy
+/// timeout and fail with SQLITE_BUSY "database is locked".
+/// With cure=true the write lock is taken first (BEGIN IMMEDIATE): one lock order, so writers queue instead.
 /// </summary>
 public sealed class DeadlockScenario : Scenario
 {
     public const string Name = "deadlock";
+    public const string GrainMode = "grain";
+    public const string DatabaseMode = "database";
 
     public override ScenarioMeta Meta { get; } = new(
         Name: Name,
         Category: "concurrency",
-        Description: "Inventory reservations call back into the order that asked for them (to read its lines). The order grain is non-reentrant and busy awaiting the reservation, so the cycle order -> inventory -> order stalls until the response timeout.",
-        Targets: [HookPoint.GrainIncoming],
+        Description: "grain mode: inventory reservations call back into the order that asked for them (to read its lines); the order grain is non-reentrant and busy awaiting the reservation, so the cycle order -> inventory -> order stalls until the response timeout. " +
+                     "database mode: inventory writes become read-then-write deferred transactions; concurrent ones deadlock on SQLite's lock upgrade.",
+        Targets: [HookPoint.GrainIncoming, HookPoint.Repository],
         Parameters:
         [
-            ParameterSpec.Bool("cure", false, "The order grain reserves inside RequestContext.AllowCallChainReentrancy(): the call-back of its own call chain enters while it awaits."),
+            ParameterSpec.Enum("mode", GrainMode, "grain: a call cycle between grains; database: transactions that both hold a read lock and want the write lock.", GrainMode, DatabaseMode),
+            ParameterSpec.Duration("think", "50ms", "database mode: time between reading the row and updating it (an ORM's load, change, save).", min: "0ms", max: "10s"),
+            ParameterSpec.Bool("cure", false, "grain: reserve inside RequestContext.AllowCallChainReentrancy(); database: take the write lock first (BEGIN IMMEDIATE), one lock order for every writer."),
         ],
-        Signature: "Checkouts hang for the full grain response timeout, then fail with System.TimeoutException; the trace shows IInventoryGrain/ReserveAsync waiting on IOrderGrain/GetAsync for the same order, which only starts when PlaceAsync has given up. No CPU, no db load: calls just wait.",
-        Cure: "Avoid the cycle (pass what the callee needs in the request), or where a call-back is safe allow call-chain reentrancy for it; lock ordering for database transactions.",
+        Signature: "grain: checkouts hang for the full grain response timeout, then fail with System.TimeoutException; the trace shows IInventoryGrain/ReserveAsync waiting on IOrderGrain/GetAsync for the same order, which only starts when PlaceAsync has given up. No CPU, no db load: calls just wait. " +
+                   "database: inventory.reserve/commit db spans stall for the busy timeout and end in SqliteException SQLITE_BUSY (5) 'database is locked', tagged lab.scenario=deadlock; checkouts fail.",
+        Cure: "Avoid the cycle (pass what the callee needs in the request), or where a call-back is safe allow call-chain reentrancy for it; for database transactions one lock order (take the write lock first, or lock rows in key order).",
         Runbook: new Runbook(
-            Break: "lab scenario enable deadlock",
-            Hint: "Checkouts all take exactly as long as a timeout, and the CPU is idle. Which grain is waiting for which?",
-            Verify: "In a failed checkout trace IOrderGrain/PlaceAsync -> IInventoryGrain/ReserveAsync (tagged lab.scenario=deadlock) -> IOrderGrain/GetAsync for the same order key; the spans end at the response timeout with TimeoutException.",
-            Restore: "lab scenario change deadlock --set cure=true (the call-back re-enters the call chain, checkouts finish in milliseconds), or lab scenario disable deadlock. Orders caught in the deadlock stay Placed: lab verify lists them as stuck."));
+            Break: "lab scenario enable deadlock (or --set mode=database)",
+            Hint: "Checkouts all take exactly as long as a timeout, and the CPU is idle. Who is waiting for whom: which grain, or which transaction?",
+            Verify: "grain: in a failed checkout trace IOrderGrain/PlaceAsync -> IInventoryGrain/ReserveAsync (tagged lab.scenario=deadlock) -> IOrderGrain/GetAsync for the same order key; the spans end at the response timeout with TimeoutException. " +
+                    "database: the failing inventory db span lasts the busy timeout, holds a SELECT before its UPDATE, and ends in 'database is locked'.",
+            Restore: "lab scenario change deadlock --set cure=true (the call-back re-enters the call chain / writers take the lock first, checkouts finish in milliseconds), or lab scenario disable deadlock. Orders caught in a grain deadlock stay Placed: lab verify lists them as stuck."));
 
-    // Tag the reservation that makes the call-back.
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
-        base.IsApplicable(ctx, activation)
-        && ctx.GrainMethod == "ReserveAsync"
-        && ctx.GrainInterface?.EndsWith("IInventoryGrain", StringComparison.Ordinal) == true;
+        base.IsApplicable(ctx, activation) && (activation.GetString("mode") == DatabaseMode
+            // database: the inventory write transactions, to read the row before the update.
+            ? ctx.Point == HookPoint.Repository && ctx.RepositoryOperation is "inventory.reserve" or "inventory.commit" && !activation.GetBool("cure")
+            // grain: tag the reservation that makes the call-back.
+            : ctx.Point == HookPoint.GrainIncoming && ctx.GrainMethod == "ReserveAsync" && ctx.GrainInterface?.EndsWith("IInventoryGrain", StringComparison.Ordinal) == true);
 
-    /// <summary>Null when the scenario is off here; else whether the cure (call-chain reentrancy) is on.</summary>
+    public override async ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct)
+    {
+        if (ctx.Point != HookPoint.Repository || ctx.Carrier is not System.Data.Common.DbTransaction { Connection: { } connection } transaction)
+        {
+            return;
+        }
+
+        // Load, then think, then (the repository's UPDATE) save: the read takes the shared lock a deferred transaction must later upgrade.
+        await using var read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT available, reserved, sold, version FROM inventory WHERE sku = $sku";
+        var sku = read.CreateParameter();
+        sku.ParameterName = "$sku";
+        sku.Value = ctx.Sku ?? "";
+        read.Parameters.Add(sku);
+        await using (var reader = await read.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+            }
+        }
+
+        await Task.Delay(activation.GetDuration("think"), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Null when the grain-mode scenario is off here; else whether the cure (call-chain reentrancy) is on.</summary>
     public static bool? CallBack(ServiceIdentity service) =>
-        ScenarioRuntime.IsIdle || ShopScenarioState.Find(Name, service) is not { } activation
+        ScenarioRuntime.IsIdle || ShopScenarioState.Find(Name, service) is not { } activation || activation.GetString("mode") != GrainMode
             ? null
             : activation.GetBool("cure");
+
+    /// <summary>True when write transactions of this process must begin deferred (database mode without its cure).</summary>
+    public static bool DeferredWrites(ServiceIdentity service) =>
+        !ScenarioRuntime.IsIdle && ShopScenarioState.Find(Name, service) is { } activation
+        && activation.GetString("mode") == DatabaseMode && !activation.GetBool("cure");
 }

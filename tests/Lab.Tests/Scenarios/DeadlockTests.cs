@@ -7,12 +7,14 @@ using Xunit.Abstractions;
 namespace Lab.Tests.Scenarios;
 
 [Collection(FaultClusterCollection.Name)]
-public sealed class DeadlockTests(ShopClusterFixture fixture, ITestOutputHelper output)
+public sealed class DeadlockTests(FaultClusterFixture faults, ITestOutputHelper output)
 {
+    private readonly ShopClusterFixture _fixture = faults.Shop;
+
     [Fact]
     public async Task A_grain_call_cycle_times_out_and_call_chain_reentrancy_cures_it()
     {
-        var scenarios = new ScenarioSwitch(fixture.Cluster);
+        var scenarios = new ScenarioSwitch(_fixture.Cluster);
         // Warm the path (activations, payments client, JIT) so the timings measure the cycle; the first may be slow.
         try
         {
@@ -35,7 +37,7 @@ public sealed class DeadlockTests(ShopClusterFixture fixture, ITestOutputHelper 
             Assert.InRange(stalled.TotalSeconds, 4.5, 8);
 
             // The inventory grain was stuck in the cycle too: let it finish before timing the cure.
-            await fixture.Client.GetGrain<IInventoryGrain>("SKU-00011").GetStockAsync();
+            await _fixture.Client.GetGrain<IInventoryGrain>("SKU-00011").GetStockAsync();
             await scenarios.EnableAsync(DeadlockScenario.Name, new Dictionary<string, string> { ["cure"] = "true" });
             clock.Restart();
             var cured = await PlaceAsync("SKU-00011");
@@ -53,6 +55,66 @@ public sealed class DeadlockTests(ShopClusterFixture fixture, ITestOutputHelper 
         Assert.True(clockAfter.Elapsed < TimeSpan.FromSeconds(2.5), $"checkout after disable took {clockAfter.Elapsed}");
     }
 
+    [Fact]
+    public async Task Deferred_read_then_write_transactions_deadlock_on_the_sqlite_lock_upgrade_and_taking_the_lock_first_cures_it()
+    {
+        var scenarios = new ScenarioSwitch(_fixture.Cluster);
+        string[] skus = ["SKU-00021", "SKU-00022", "SKU-00023", "SKU-00024"];
+        await Task.WhenAll(skus.Select(PlaceAsync)); // warm: grains active, connections open
+        try
+        {
+            await scenarios.EnableAsync(DeadlockScenario.Name, new Dictionary<string, string> { ["mode"] = "database", ["think"] = "300ms" });
+            using var telemetry = new TelemetryCapture();
+            var clock = Stopwatch.StartNew();
+            var outcomes = await Task.WhenAll(skus.Select(sku => OutcomeAsync(() => PlaceAsync(sku))));
+            output.WriteLine($"database mode, 4 concurrent checkouts in {clock.ElapsedMilliseconds} ms: {string.Join(" | ", outcomes.Select(o => o.Text))}");
+
+            // Every transaction read under the shared lock; one whose snapshot another write made stale can never upgrade: SQLITE_BUSY after the busy timeout.
+            var deadlocked = outcomes.Where(o => o.Error is not null).ToList();
+            Assert.NotEmpty(deadlocked);
+            Assert.All(deadlocked, o =>
+            {
+                Assert.IsType<Microsoft.Data.Sqlite.SqliteException>(o.Error);
+                Assert.Contains("SQLite Error 5: 'database is locked'", o.Error!.Message);
+                Assert.True(o.Elapsed >= TimeSpan.FromSeconds(FaultClusterFixture.BusyTimeoutSeconds * 0.9), $"failed after {o.Elapsed}, before the busy timeout");
+            });
+            var failedSpans = telemetry.Spans.Where(s => s.Status == ActivityStatusCode.Error && (s.GetTagItem("lab.db.operation") as string)?.StartsWith("inventory.", StringComparison.Ordinal) == true).ToList();
+            Assert.NotEmpty(failedSpans);
+            Assert.All(failedSpans, span => Assert.Equal(DeadlockScenario.Name, span.GetTagItem("lab.scenario")));
+
+            // The cure: BEGIN IMMEDIATE, the write lock first. Writers queue behind each other; nobody deadlocks.
+            await scenarios.EnableAsync(DeadlockScenario.Name, new Dictionary<string, string> { ["mode"] = "database", ["think"] = "300ms", ["cure"] = "true" });
+            clock.Restart();
+            var cured = await Task.WhenAll(skus.Select(sku => OutcomeAsync(() => PlaceAsync(sku))));
+            output.WriteLine($"with the cure in {clock.ElapsedMilliseconds} ms: {string.Join(" | ", cured.Select(o => o.Text))}");
+            Assert.All(cured, o => Assert.True(o.Error is null && o.Result!.Order!.Status == OrderStatus.Confirmed, o.Text));
+        }
+        finally
+        {
+            await scenarios.ResetAsync();
+        }
+    }
+
+    private static async Task<Outcome> OutcomeAsync(Func<Task<CheckoutResult>> place)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            return new Outcome(await place(), null, clock.Elapsed);
+        }
+        catch (Exception ex)
+        {
+            return new Outcome(null, ex, clock.Elapsed);
+        }
+    }
+
+    private sealed record Outcome(CheckoutResult? Result, Exception? Error, TimeSpan Elapsed)
+    {
+        public string Text => Error is null
+            ? $"{Result!.Order?.Status} {Result.Failure} in {Elapsed.TotalMilliseconds:0} ms"
+            : $"{Error.GetType().Name}: {Error.Message} after {Elapsed.TotalMilliseconds:0} ms";
+    }
+
     private Task<CheckoutResult> PlaceAsync(string sku) =>
-        fixture.Client.GetGrain<IOrderGrain>(Guid.NewGuid()).PlaceAsync(8, [new OrderLine(sku, 1, 10m)]);
+        _fixture.Client.GetGrain<IOrderGrain>(Guid.NewGuid()).PlaceAsync(8, [new OrderLine(sku, 1, 10m)]);
 }

@@ -8,14 +8,16 @@ using Xunit.Abstractions;
 namespace Lab.Tests.Scenarios;
 
 [Collection(FaultClusterCollection.Name)]
-public sealed class EventOrderingViolationTests(ShopClusterFixture fixture, ITestOutputHelper output)
+public sealed class EventOrderingViolationTests(FaultClusterFixture faults, ITestOutputHelper output)
 {
+    private readonly ShopClusterFixture _fixture = faults.Shop;
+
     private static readonly TimeSpan StreamWait = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task A_late_event_leaves_the_projection_stale_and_the_reorder_buffer_cures_it()
     {
-        var scenarios = new ScenarioSwitch(fixture.Cluster);
+        var scenarios = new ScenarioSwitch(_fixture.Cluster);
         using var outOfOrder = new OutOfOrderCounter();
         try
         {
@@ -52,11 +54,11 @@ public sealed class EventOrderingViolationTests(ShopClusterFixture fixture, ITes
     private async Task<OrderStatusView> PlaceAndWaitForAllEventsAsync(string sku)
     {
         var orderId = Guid.NewGuid();
-        var result = await fixture.Client.GetGrain<IOrderGrain>(orderId).PlaceAsync(7, [new OrderLine(sku, 1, 10m)]);
+        var result = await _fixture.Client.GetGrain<IOrderGrain>(orderId).PlaceAsync(7, [new OrderLine(sku, 1, 10m)]);
         Assert.Equal(OrderStatus.Confirmed, result.Order!.Status);
-        await Eventually.GetAsync(() => fixture.Client.GetGrain<IOrderGrain>(orderId).GetAsync(),
+        await Eventually.GetAsync(() => _fixture.Client.GetGrain<IOrderGrain>(orderId).GetAsync(),
             o => o?.Status == OrderStatus.Shipped, StreamWait, "order shipped");
-        return (await Eventually.GetAsync(() => fixture.Client.GetGrain<IOrderProjectionGrain>(orderId).GetAsync(),
+        return (await Eventually.GetAsync(() => _fixture.Client.GetGrain<IOrderProjectionGrain>(orderId).GetAsync(),
             v => v?.EventsApplied == 5, StreamWait, "projection applied all five events"))!;
     }
 

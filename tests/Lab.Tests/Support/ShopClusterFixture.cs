@@ -21,6 +21,7 @@ public sealed class ShopClusterFixture : IAsyncLifetime
 
     private readonly TempDirectory _directory = new("lab-cluster");
     private readonly int _products;
+    private readonly IReadOnlyDictionary<string, string?> _overrides = new Dictionary<string, string?>();
 
     public ShopClusterFixture()
         : this(products: 40)
@@ -29,6 +30,10 @@ public sealed class ShopClusterFixture : IAsyncLifetime
 
     /// <summary>A cluster over a catalog of <paramref name="products"/> products (searches that match thousands of rows).</summary>
     internal ShopClusterFixture(int products) => _products = products;
+
+    /// <summary>A cluster with some settings changed (e.g. a shorter SQLite busy timeout).</summary>
+    internal ShopClusterFixture(int products, IReadOnlyDictionary<string, string?> overrides)
+        : this(products) => _overrides = overrides;
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public TestPaymentsServer Payments { get; private set; } = null!;
@@ -52,7 +57,7 @@ public sealed class ShopClusterFixture : IAsyncLifetime
             ["Shop:ProductCacheTtl"] = "00:00:05",
             ["Payments:BaseUrl"] = Payments.BaseUrl,
             ["Payments:Timeout"] = "00:00:05",
-        }).Build();
+        }).AddInMemoryCollection(_overrides).Build();
 
         await CreateDatabaseAsync(Configuration);
         var builder = new InProcessTestClusterBuilder(2);
