@@ -71,8 +71,10 @@ public static class ExperimentCommand
         ExperimentReport report;
         try
         {
-            report = await AnsiConsole.Status().StartAsync($"Experiment {options.Scenario}...", context =>
-                ExperimentRunner.RunAsync(options, LabOf(lab), message => context.Status(Markup.Escape(message)), cancellationToken));
+            report = Console.IsOutputRedirected
+                ? await ExperimentRunner.RunAsync(options, LabOf(lab), PlainStatus(), cancellationToken)
+                : await AnsiConsole.Status().StartAsync($"Experiment {options.Scenario}...", context =>
+                    ExperimentRunner.RunAsync(options, LabOf(lab), message => context.Status(Markup.Escape(message)), cancellationToken));
         }
         catch (Exception ex) when (ex is ExperimentException or LoadException)
         {
@@ -92,6 +94,23 @@ public static class ExperimentCommand
         }
 
         return (0, report);
+    }
+
+    /// <summary>For logs and CI: each phase's start, and its progress every 5 s, instead of a live display.</summary>
+    private static Action<string> PlainStatus()
+    {
+        var lastProgress = System.Diagnostics.Stopwatch.StartNew();
+        string? lastPhase = null;
+        return message =>
+        {
+            var phase = message.Split(" · ")[0];
+            if (phase != lastPhase || lastProgress.Elapsed >= TimeSpan.FromSeconds(5))
+            {
+                lastPhase = phase;
+                lastProgress.Restart();
+                Console.WriteLine(message);
+            }
+        };
     }
 
     private static async Task<int> RunAsync(RunningLab lab, ExperimentOptions options, string? output, CancellationToken cancellationToken) =>
