@@ -117,12 +117,14 @@ public sealed class OrderGrain(
         if (!charge.Succeeded || Spent(honoured))
         {
             await ReleaseAsync(reserved);
-            // The charge may have happened even though its answer never came back: refund whatever payments holds.
-            var compensation = await payments.RefundAllAsync(OrderId);
-            var (failure, reason) = Spent(honoured)
-                ? (CheckoutFailure.TimedOut, "the caller's deadline passed during the charge; refunded")
-                : (CheckoutFailure.PaymentFailed, charge.Error);
-            return await CancelAsync(failure, compensation is null ? reason : $"{reason}; {compensation}");
+            if (charge.Succeeded || charge.Uncertain)
+            {
+                RefundInBackground();
+            }
+
+            return Spent(honoured)
+                ? await CancelAsync(CheckoutFailure.TimedOut, "the caller's deadline passed during the charge; any charge is refunded")
+                : await CancelAsync(CheckoutFailure.PaymentFailed, charge.Error);
         }
 
         _order = _order! with { PaymentId = charge.Charge!.ChargeId };
@@ -167,6 +169,22 @@ public sealed class OrderGrain(
         }
 
         return charge;
+    }
+
+    /// <summary>
+    /// A charge may exist although its answer never came back (timeout, dropped connection): refund whatever payments
+    /// holds for the order. In the background, so a payments outage (the likely reason) does not hold the saga's answer.
+    /// </summary>
+    private void RefundInBackground()
+    {
+        var orderId = OrderId;
+        _ = Task.Run(async () =>
+        {
+            if (await payments.RefundAllAsync(orderId) is { } error)
+            {
+                logger.LogWarning("Order {OrderId}: charges may be left after cancellation: {Error}", orderId, error);
+            }
+        });
     }
 
     private static bool Spent(DateTimeOffset? deadline) => deadline is { } d && DateTimeOffset.UtcNow >= d;

@@ -11,7 +11,8 @@ public sealed record ChargeRequest(Guid OrderId, decimal Amount, string Currency
 public sealed record Charge(string ChargeId, Guid OrderId, decimal Amount, string Currency, string Status, DateTimeOffset CreatedAt);
 
 /// <summary>The outcome of a call to the payment provider, success or the reason it failed.</summary>
-public sealed record PaymentResult(Charge? Charge, string? Error)
+/// <param name="Uncertain">No usable answer came back (timeout, dropped connection): the call may have taken effect.</param>
+public sealed record PaymentResult(Charge? Charge, string? Error, bool Uncertain = false)
 {
     public bool Succeeded => Charge is not null;
 }
@@ -57,6 +58,22 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
     /// <returns>Null when nothing is left charged, else why it could not be made sure of.</returns>
     public async Task<string?> RefundAllAsync(Guid orderId, CancellationToken cancellationToken = default)
     {
+        string? error = null;
+        // Payments may be the reason the charge failed; give it a few seconds to come back.
+        foreach (var pause in (TimeSpan[])[TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)])
+        {
+            await Task.Delay(pause, cancellationToken);
+            if ((error = await TryRefundAllAsync(orderId, cancellationToken)) is null)
+            {
+                return null;
+            }
+        }
+
+        return error;
+    }
+
+    private async Task<string?> TryRefundAllAsync(Guid orderId, CancellationToken cancellationToken)
+    {
         List<Charge>? charges;
         try
         {
@@ -96,7 +113,7 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {
-            return new PaymentResult(null, $"payments unreachable: {ex.GetType().Name}: {ex.Message}");
+            return new PaymentResult(null, $"payments unreachable: {ex.GetType().Name}: {ex.Message}", Uncertain: true);
         }
     }
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Lab.Cli.Experiment;
 using Lab.Cli.Launch;
 using Lab.Tests.Support;
 
@@ -85,8 +86,8 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
         }
     }
 
-    public static async Task<PrometheusText> MetricsAsync(HttpClient process) =>
-        PrometheusText.Parse(await process.GetStringAsync("/metrics"));
+    public static async Task<PrometheusSamples> MetricsAsync(HttpClient process) =>
+        PrometheusSamples.Parse(await process.GetStringAsync("/metrics"));
 
     /// <summary>Requests payments has served on POST /api/charges/ (any status), from its own metrics.</summary>
     public async Task<double> ChargeRequestsAsync() =>
@@ -162,86 +163,4 @@ public sealed record CheckoutOutcome(HttpStatusCode Status, string Body, TimeSpa
 public sealed class ScenarioProcessesCollection : ICollectionFixture<ScenarioProcessesFixture>
 {
     public const string Name = "scenario processes";
-}
-
-/// <summary>The samples of a Prometheus text exposition, enough to sum a metric over matching labels.</summary>
-public sealed class PrometheusText
-{
-    private readonly List<(string Name, Dictionary<string, string> Labels, double Value)> _samples = [];
-
-    public static PrometheusText Parse(string text)
-    {
-        var result = new PrometheusText();
-        foreach (var raw in text.Split('\n'))
-        {
-            var line = raw.Trim();
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var brace = line.IndexOf('{');
-            string name;
-            var labels = new Dictionary<string, string>();
-            string rest;
-            if (brace >= 0 && brace < line.IndexOf(' '))
-            {
-                name = line[..brace];
-                var close = line.LastIndexOf('}');
-                foreach (var pair in SplitLabels(line[(brace + 1)..close]))
-                {
-                    labels[pair.Key] = pair.Value;
-                }
-
-                rest = line[(close + 1)..].Trim();
-            }
-            else
-            {
-                name = line[..line.IndexOf(' ')];
-                rest = line[(name.Length + 1)..].Trim();
-            }
-
-            var valueText = rest.Split(' ')[0];
-            if (double.TryParse(valueText, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-            {
-                result._samples.Add((name, labels, value));
-            }
-        }
-
-        return result;
-    }
-
-    /// <summary>Sum of the samples called <paramref name="name"/> whose labels include every given pair.</summary>
-    public double Sum(string name, params (string Key, string Value)[] labels) =>
-        _samples.Where(s => s.Name == name && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).Sum(s => s.Value);
-
-    private static IEnumerable<KeyValuePair<string, string>> SplitLabels(string text)
-    {
-        var i = 0;
-        while (i < text.Length)
-        {
-            var eq = text.IndexOf('=', i);
-            if (eq < 0)
-            {
-                yield break;
-            }
-
-            var key = text[i..eq].Trim().TrimStart(',').Trim();
-            var start = eq + 2; // past ="
-            var value = new System.Text.StringBuilder();
-            var j = start;
-            for (; j < text.Length && text[j] != '"'; j++)
-            {
-                if (text[j] == '\\' && j + 1 < text.Length)
-                {
-                    j++;
-                }
-
-                value.Append(text[j]);
-            }
-
-            yield return new(key, value.ToString());
-            i = j + 1;
-        }
-    }
 }

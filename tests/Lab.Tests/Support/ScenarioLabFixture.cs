@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Lab.Cli.Experiment;
 using Lab.Cli.Launch;
 using Lab.Scenarios;
 
@@ -104,10 +105,10 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
     }
 
     /// <summary>The Prometheus text of one service's /metrics.</summary>
-    public async Task<PrometheusText> ScrapeAsync(string service)
+    public async Task<PrometheusSamples> ScrapeAsync(string service)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        return new PrometheusText(await http.GetStringAsync($"{UrlOf(service)}/metrics"));
+        return PrometheusSamples.Parse(await http.GetStringAsync($"{UrlOf(service)}/metrics"));
     }
 
     /// <summary>User + system CPU time of a service's process, from /proc/PID/stat (clock ticks of 10 ms).</summary>
@@ -127,9 +128,17 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
-    /// <summary>Fills a customer's cart with one unit of each SKU and checks out; returns the status, the order and the latency.</summary>
+    /// <summary>Makes a customer's cart hold one unit of each SKU and checks out; returns the status, the order and the latency.</summary>
     public async Task<Checkout> CheckoutAsync(int customerId, IReadOnlyList<string> skus, string? traceId = null)
     {
+        // Exactly these lines: whatever an earlier test left in this customer's cart goes first.
+        var cart = await GetJsonAsync(Storefront, $"/api/carts/{customerId}");
+        foreach (var line in cart.GetProperty("lines").EnumerateArray())
+        {
+            using var removed = await Storefront.DeleteAsync($"/api/carts/{customerId}/items/{line.GetProperty("sku").GetString()}");
+            Assert.True(removed.IsSuccessStatusCode, $"empty cart {customerId}: {(int)removed.StatusCode}");
+        }
+
         foreach (var sku in skus)
         {
             using var added = await Storefront.PostAsJsonAsync($"/api/carts/{customerId}/items", new { sku, quantity = 1 });
@@ -174,38 +183,6 @@ public sealed record Checkout(HttpStatusCode Status, DateTimeOffset SentAt, Time
             using var document = JsonDocument.Parse(Body);
             return document.RootElement.GetProperty("createdAt").GetDateTimeOffset();
         }
-    }
-}
-
-/// <summary>Sums samples of the Prometheus text format: <c>name{label="value",...} number</c>.</summary>
-public sealed class PrometheusText(string text)
-{
-    public string Text { get; } = text;
-
-    public double Sum(string metric, params (string Key, string Value)[] labels)
-    {
-        var sum = 0.0;
-        foreach (var line in Text.Split('\n'))
-        {
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var nameEnd = line.IndexOfAny(['{', ' ']);
-            if (nameEnd <= 0 || line[..nameEnd] != metric)
-            {
-                continue;
-            }
-
-            var labelText = line[nameEnd] == '{' ? line[(nameEnd + 1)..line.LastIndexOf('}')] : "";
-            if (labels.All(l => labelText.Contains($"{l.Key}=\"{l.Value}\"", StringComparison.Ordinal)))
-            {
-                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-            }
-        }
-
-        return sum;
     }
 }
 
