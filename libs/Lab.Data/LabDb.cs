@@ -128,7 +128,9 @@ public sealed class LabDb : IDisposable
     {
         var waitStarted = Stopwatch.GetTimestamp();
         var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        activity?.SetTag("lab.db.lock_wait_ms", Math.Round(Stopwatch.GetElapsedTime(waitStarted).TotalMilliseconds, 3));
+        var waited = Stopwatch.GetElapsedTime(waitStarted);
+        activity?.SetTag("lab.db.lock_wait_ms", Math.Round(waited.TotalMilliseconds, 3));
+        LabTelemetry.DbLockWait.Record(waited.TotalSeconds);
         return transaction;
     }
 
