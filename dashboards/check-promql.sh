@@ -10,6 +10,7 @@
 #   error-burst at payments' HTTP server -> failed charges, so 502s at the storefront (5xx ratio), cancelled orders,
 #                                          injections, storefront 5xx next to injections
 #   deadlock                      -> grain calls timed out (the response timeout is shrunk to 5 s for this run)
+#   resource-starvation on silo-1 -> long-running turns (turns over 200 ms count as long in this run)
 # and off again, so the "scenario switches" annotation has switches to mark.
 #
 # Needs: a built CLI (dotnet build clients/Lab.Cli), prometheus (Debian: apt-get install prometheus), curl, jq.
@@ -61,8 +62,9 @@ done
 storefront=$base payments=$((base + 1)) silo_http=$((base + 2)) silo_port=$((base + 4)) gateway=$((base + 6)) prom_port=$((base + 8))
 
 echo "check-promql: starting an embedded lab (storefront :$storefront) and Prometheus (:$prom_port)"
-# The same exemplar setting as the compose lab; a short response timeout so the deadlock's timeouts come quickly.
-OTEL_METRICS_EXEMPLAR_FILTER=trace_based Orleans__ResponseTimeout=00:00:05 \
+# The same exemplar setting as the compose lab; a short response timeout so the deadlock's timeouts come quickly,
+# and a short long-running-turn threshold so resource-starvation's blocked turns count without starving the machine.
+OTEL_METRICS_EXEMPLAR_FILTER=trace_based Orleans__ResponseTimeout=00:00:05 Orleans__Scheduling__TurnWarningLengthThreshold=00:00:00.200 \
   "$lab" up --no-dashboard --silos 2 --data-dir "$work/lab" \
   --storefront-port "$storefront" --payments-port "$payments" --silo-http-port "$silo_http" \
   --silo-port "$silo_port" --gateway-port "$gateway" >"$work/up.log" 2>&1 &
@@ -99,10 +101,12 @@ load_pid=$!
 
 echo "check-promql: baseline load for ${baseline_s}s"
 sleep "$baseline_s"
-echo "check-promql: error-burst and deadlock on for ${fault_s}s"
+echo "check-promql: error-burst, deadlock and resource-starvation on for ${fault_s}s"
 "$lab" scenario enable error-burst --url "$url" --set rate=70% --set window=${fault_s}s --set hook=http-server \
   --target service=payments --ttl 5m >/dev/null
 "$lab" scenario enable deadlock --url "$url" --ttl 5m >/dev/null
+"$lab" scenario enable resource-starvation --url "$url" --set block=300ms --set rate=10% --set style=sync-over-async \
+  --target service=silo-1 --ttl 5m >/dev/null
 sleep "$fault_s"
 "$lab" scenario reset --url "$url" >/dev/null
 echo "check-promql: scenarios off, ${after_s}s more"
