@@ -48,27 +48,52 @@ trap cleanup EXIT
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Nine consecutive free loopback ports: storefront, payments, 2 silo HTTP, 2 silo, 2 gateway, Prometheus.
-base=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 30000))
-  ok=1
-  for offset in $(seq 0 8); do
-    if listening $((candidate + offset)); then ok=0; break; fi
+# Nine consecutive free loopback ports (storefront, payments, 2 silo HTTP, 2 silo, 2 gateway, Prometheus), below the
+# kernel's ephemeral range (32768+) so outgoing connections on a busy machine do not take them meanwhile.
+pick_ports() {
+  base=""
+  for _ in $(seq 1 50); do
+    local candidate=$((12000 + RANDOM % 19000)) ok=1 offset
+    for offset in $(seq 0 8); do
+      if listening $((candidate + offset)); then ok=0; break; fi
+    done
+    if [ "$ok" = 1 ]; then base=$candidate; break; fi
   done
-  if [ "$ok" = 1 ]; then base=$candidate; break; fi
-done
-[ -n "$base" ] || { echo "check-promql: no free port range found" >&2; exit 2; }
-storefront=$base payments=$((base + 1)) silo_http=$((base + 2)) silo_port=$((base + 4)) gateway=$((base + 6)) prom_port=$((base + 8))
+  [ -n "$base" ] || { echo "check-promql: no free port range found" >&2; exit 2; }
+  storefront=$base payments=$((base + 1)) silo_http=$((base + 2)) silo_port=$((base + 4)) gateway=$((base + 6)) prom_port=$((base + 8))
+}
 
-echo "check-promql: starting an embedded lab (storefront :$storefront) and Prometheus (:$prom_port)"
-# The same exemplar setting as the compose lab; a short response timeout so the deadlock's timeouts come quickly,
-# and a short long-running-turn threshold so resource-starvation's blocked turns count without starving the machine.
-OTEL_METRICS_EXEMPLAR_FILTER=trace_based Orleans__ResponseTimeout=00:00:05 Orleans__Scheduling__TurnWarningLengthThreshold=00:00:00.200 \
-  "$lab" up --no-dashboard --silos 2 --data-dir "$work/lab" \
-  --storefront-port "$storefront" --payments-port "$payments" --silo-http-port "$silo_http" \
-  --silo-port "$silo_port" --gateway-port "$gateway" >"$work/up.log" 2>&1 &
-lab_pid=$!
+# Starts the lab; returns 1 if it did not become healthy (a port taken meanwhile, a crash), after stopping it.
+start_lab() {
+  rm -rf "$work/lab"
+  echo "check-promql: starting an embedded lab (storefront :$storefront)"
+  # The same exemplar setting as the compose lab; a short response timeout so the deadlock's timeouts come quickly,
+  # and a short long-running-turn threshold so resource-starvation's blocked turns count without starving the machine.
+  OTEL_METRICS_EXEMPLAR_FILTER=trace_based Orleans__ResponseTimeout=00:00:05 Orleans__Scheduling__TurnWarningLengthThreshold=00:00:00.200 \
+    "$lab" up --no-dashboard --silos 2 --data-dir "$work/lab" \
+    --storefront-port "$storefront" --payments-port "$payments" --silo-http-port "$silo_http" \
+    --silo-port "$silo_port" --gateway-port "$gateway" >"$work/up.log" 2>&1 &
+  lab_pid=$!
+  local deadline=$((SECONDS + 240))
+  until curl -sf "http://127.0.0.1:$storefront/health" >/dev/null; do
+    if ! kill -0 "$lab_pid" 2>/dev/null || [ $SECONDS -gt $deadline ]; then
+      cat "$work/up.log" >&2
+      kill -TERM "$lab_pid" 2>/dev/null || true
+      wait "$lab_pid" 2>/dev/null || true
+      lab_pid=""
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+started=0
+for attempt in 1 2 3; do
+  pick_ports
+  if start_lab; then started=1; break; fi
+  echo "check-promql: the lab did not start (attempt $attempt)" >&2
+done
+[ "$started" = 1 ] || exit 1
 
 # The compose scrape configuration with the lab's addresses: silo-3 and the collector do not exist here.
 sed -e "s/silo-1:8080/127.0.0.1:$silo_http/" -e "s/silo-2:8080/127.0.0.1:$((silo_http + 1))/" \
@@ -76,17 +101,10 @@ sed -e "s/silo-1:8080/127.0.0.1:$silo_http/" -e "s/silo-2:8080/127.0.0.1:$((silo
     "$root/dashboards/prometheus/prometheus.yml" |
   awk '/"silo-3:8080"/ { getline; next } /job_name: otel-collector/ { skip = 1 } /job_name:/ && !/otel-collector/ { skip = 0 } !skip' \
   >"$work/prometheus.yml"
+echo "check-promql: starting Prometheus (:$prom_port)"
 "$prometheus" --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prom" \
   --web.listen-address="127.0.0.1:$prom_port" --enable-feature=exemplar-storage >"$work/prometheus.log" 2>&1 &
 prom_pid=$!
-
-deadline=$((SECONDS + 240))
-until curl -sf "http://127.0.0.1:$storefront/health" >/dev/null; do
-  if ! kill -0 "$lab_pid" 2>/dev/null || [ $SECONDS -gt $deadline ]; then
-    echo "check-promql: the lab did not start" >&2; cat "$work/up.log" >&2; exit 1
-  fi
-  sleep 1
-done
 until curl -sf "http://127.0.0.1:$prom_port/-/ready" >/dev/null; do
   kill -0 "$prom_pid" 2>/dev/null || { echo "check-promql: prometheus did not start" >&2; cat "$work/prometheus.log" >&2; exit 1; }
   sleep 1
