@@ -1,5 +1,8 @@
 using System.Collections;
+using System.Collections.Immutable;
 using System.Reflection;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
 using System.Text;
 using Lab.Cli.Launch;
 using Lab.Data;
@@ -69,27 +72,27 @@ public static class AppSettings
     }
 
     /// <summary>The options classes (with their sections) and direct keys each process binds, as its Program.cs does.</summary>
-    public static IReadOnlyList<(string Section, Type Options)> OptionsOf(LabApp app) => app switch
+    public static IReadOnlyList<(string Section, OptionsShape Options)> OptionsOf(LabApp app) => app switch
     {
         LabApp.Silo =>
         [
-            ("Orleans", AppType(app, "Lab.Silo.SiloHostOptions")),
-            ("Orleans:Scheduling", typeof(SchedulingOptions)),
-            (DatabaseOptions.Section, typeof(DatabaseOptions)),
-            (SeedOptions.Section, typeof(SeedOptions)),
-            (ShopOptions.Section, typeof(ShopOptions)),
-            (PaymentsClientOptions.Section, typeof(PaymentsClientOptions)),
-            (LabScenarioOptions.SectionName, typeof(LabScenarioOptions)),
+            ("Orleans", OptionsShape.FromProgram(ProgramFolder(app), "Lab.Silo", "Lab.Silo.SiloHostOptions")),
+            ("Orleans:Scheduling", OptionsShape.Of<SchedulingOptions>()),
+            (DatabaseOptions.Section, OptionsShape.Of<DatabaseOptions>()),
+            (SeedOptions.Section, OptionsShape.Of<SeedOptions>()),
+            (ShopOptions.Section, OptionsShape.Of<ShopOptions>()),
+            (PaymentsClientOptions.Section, OptionsShape.Of<PaymentsClientOptions>()),
+            (LabScenarioOptions.SectionName, OptionsShape.Of<LabScenarioOptions>()),
         ],
         LabApp.Storefront =>
         [
-            ("Orleans", AppType(app, "Lab.Storefront.ClusterClientOptions")),
-            (LabScenarioOptions.SectionName, typeof(LabScenarioOptions)),
+            ("Orleans", OptionsShape.FromProgram(ProgramFolder(app), "Lab.Storefront", "Lab.Storefront.ClusterClientOptions")),
+            (LabScenarioOptions.SectionName, OptionsShape.Of<LabScenarioOptions>()),
         ],
         LabApp.Payments =>
         [
-            (DatabaseOptions.Section, typeof(DatabaseOptions)),
-            (LabScenarioOptions.SectionName, typeof(LabScenarioOptions)),
+            (DatabaseOptions.Section, OptionsShape.Of<DatabaseOptions>()),
+            (LabScenarioOptions.SectionName, OptionsShape.Of<LabScenarioOptions>()),
         ],
         LabApp.Cli => [],
         _ => throw new ArgumentOutOfRangeException(nameof(app)),
@@ -117,7 +120,7 @@ public static class AppSettings
             foreach (var (section, options) in OptionsOf(app))
             {
                 if (key.StartsWith(section + ":", StringComparison.OrdinalIgnoreCase)
-                    && Binds(options, key[(section.Length + 1)..].Split(':')))
+                    && options.Binds(key[(section.Length + 1)..].Split(':')))
                 {
                     return $"{options.Name} (section {section})";
                 }
@@ -139,41 +142,29 @@ public static class AppSettings
         return null;
     }
 
-    /// <summary>Whether binding <paramref name="options"/> fills something at <paramref name="path"/>.</summary>
-    public static bool Binds(Type options, IReadOnlyList<string> path)
+    /// <summary>Whether binding a property of <paramref name="type"/> fills something at <paramref name="rest"/> below it.</summary>
+    public static bool BindsValue(Type type, bool canWrite, IReadOnlyList<string> rest)
     {
-        if (path.Count == 0)
-        {
-            return IsScalar(options);
-        }
-
-        var property = options.GetProperty(path[0], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-        if (property is null || property.GetIndexParameters().Length > 0)
-        {
-            return false;
-        }
-
-        var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-        var rest = path.Skip(1).ToArray();
+        type = Nullable.GetUnderlyingType(type) ?? type;
         if (IsScalar(type))
         {
-            return rest.Length == 0 && property.CanWrite;
+            return rest.Count == 0 && canWrite;
         }
 
         if (ElementType(type) is { } element)
         {
-            return rest.Length >= 1 && int.TryParse(rest[0], out _) && Binds(element, rest[1..]);
+            return rest.Count >= 1 && int.TryParse(rest[0], out _) && BindsValue(element, canWrite: true, rest.Skip(1).ToArray());
         }
 
         if (typeof(IDictionary).IsAssignableFrom(type))
         {
-            return rest.Length >= 1;
+            return rest.Count >= 1;
         }
 
-        return rest.Length > 0 && Binds(type, rest);
+        return rest.Count > 0 && OptionsShape.Of(type).Binds(rest);
     }
 
-    private static bool IsScalar(Type type) =>
+    internal static bool IsScalar(Type type) =>
         type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(TimeSpan)
         || type == typeof(Uri) || type == typeof(DateTime) || type == typeof(DateTimeOffset) || type == typeof(Guid);
 
@@ -189,14 +180,6 @@ public static class AppSettings
                    || definition == typeof(IEnumerable<>) || definition == typeof(ICollection<>))
             ? type.GetGenericArguments()[0]
             : null;
-    }
-
-    /// <summary>A type of a program the tests do not reference (silo, storefront), loaded from its build output.</summary>
-    private static Type AppType(LabApp app, string fullName)
-    {
-        var assemblyName = fullName[..fullName.LastIndexOf('.')];
-        var path = Path.Combine(ProgramFolder(app), assemblyName + ".dll");
-        return Assembly.LoadFrom(path).GetType(fullName, throwOnError: true)!;
     }
 
     private static bool OccursInAssemblies(LabApp app, string literal)
@@ -238,5 +221,116 @@ public static class AppSettings
         }
 
         return false;
+    }
+}
+
+/// <summary>The bindable properties of an options class: name -> (type, has a public setter).</summary>
+public sealed class OptionsShape(string name, IReadOnlyDictionary<string, (Type Type, bool CanWrite)> properties)
+{
+    public string Name { get; } = name;
+
+    public static OptionsShape Of<T>() => Of(typeof(T));
+
+    public static OptionsShape Of(Type type) => new(type.Name, type
+        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(property => property.GetIndexParameters().Length == 0)
+        .ToDictionary(property => property.Name, property => (property.PropertyType, property.SetMethod?.IsPublic == true),
+            StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// An options class of a program the tests do not reference (silo, storefront), read from its build output's
+    /// metadata without loading the assembly (a loaded program assembly could change what Orleans discovers in the
+    /// test process's own clusters).
+    /// </summary>
+    public static OptionsShape FromProgram(string folder, string assembly, string fullName)
+    {
+        using var pe = new PEReader(File.OpenRead(Path.Combine(folder, assembly + ".dll")));
+        var metadata = pe.GetMetadataReader();
+        foreach (var handle in metadata.TypeDefinitions)
+        {
+            var type = metadata.GetTypeDefinition(handle);
+            if ($"{metadata.GetString(type.Namespace)}.{metadata.GetString(type.Name)}" != fullName)
+            {
+                continue;
+            }
+
+            var properties = new Dictionary<string, (Type, bool)>(StringComparer.OrdinalIgnoreCase);
+            foreach (var propertyHandle in type.GetProperties())
+            {
+                var property = metadata.GetPropertyDefinition(propertyHandle);
+                var typeName = property.DecodeSignature(new TypeNameProvider(), genericContext: null).ReturnType;
+                var setter = property.GetAccessors().Setter;
+                var canWrite = !setter.IsNil && (metadata.GetMethodDefinition(setter).Attributes & MethodAttributes.Public) == MethodAttributes.Public;
+                properties[metadata.GetString(property.Name)] = (Type.GetType(typeName)
+                    ?? throw new InvalidDataException($"{fullName}.{metadata.GetString(property.Name)}: type {typeName} is not a framework type; extend the check"), canWrite);
+            }
+
+            return new OptionsShape(fullName, properties);
+        }
+
+        throw new InvalidDataException($"{fullName} is not in {assembly}.dll");
+    }
+
+    public bool Binds(IReadOnlyList<string> path) =>
+        path.Count > 0 && properties.TryGetValue(path[0], out var property)
+        && AppSettings.BindsValue(property.Type, property.CanWrite, path.Skip(1).ToArray());
+
+    /// <summary>Assembly-qualified-enough type names from signatures: framework types, arrays and generics of them.</summary>
+    private sealed class TypeNameProvider : ISignatureTypeProvider<string, object?>
+    {
+        public string GetPrimitiveType(PrimitiveTypeCode typeCode) => typeCode switch
+        {
+            PrimitiveTypeCode.Boolean => "System.Boolean",
+            PrimitiveTypeCode.Char => "System.Char",
+            PrimitiveTypeCode.SByte => "System.SByte",
+            PrimitiveTypeCode.Byte => "System.Byte",
+            PrimitiveTypeCode.Int16 => "System.Int16",
+            PrimitiveTypeCode.UInt16 => "System.UInt16",
+            PrimitiveTypeCode.Int32 => "System.Int32",
+            PrimitiveTypeCode.UInt32 => "System.UInt32",
+            PrimitiveTypeCode.Int64 => "System.Int64",
+            PrimitiveTypeCode.UInt64 => "System.UInt64",
+            PrimitiveTypeCode.Single => "System.Single",
+            PrimitiveTypeCode.Double => "System.Double",
+            PrimitiveTypeCode.String => "System.String",
+            PrimitiveTypeCode.Object => "System.Object",
+            _ => typeCode.ToString(),
+        };
+
+        public string GetTypeFromDefinition(MetadataReader reader, TypeDefinitionHandle handle, byte rawTypeKind)
+        {
+            var definition = reader.GetTypeDefinition(handle);
+            return $"{reader.GetString(definition.Namespace)}.{reader.GetString(definition.Name)}";
+        }
+
+        public string GetTypeFromReference(MetadataReader reader, TypeReferenceHandle handle, byte rawTypeKind)
+        {
+            var reference = reader.GetTypeReference(handle);
+            return $"{reader.GetString(reference.Namespace)}.{reader.GetString(reference.Name)}";
+        }
+
+        public string GetSZArrayType(string elementType) => elementType + "[]";
+
+        public string GetGenericInstantiation(string genericType, ImmutableArray<string> typeArguments) =>
+            $"{genericType}[{string.Join(",", typeArguments.Select(argument => $"[{argument}]"))}]";
+
+        public string GetArrayType(string elementType, ArrayShape shape) => $"{elementType}[{new string(',', shape.Rank - 1)}]";
+
+        public string GetByReferenceType(string elementType) => elementType + "&";
+
+        public string GetPointerType(string elementType) => elementType + "*";
+
+        public string GetPinnedType(string elementType) => elementType;
+
+        public string GetModifiedType(string modifier, string unmodifiedType, bool isRequired) => unmodifiedType;
+
+        public string GetFunctionPointerType(MethodSignature<string> signature) => "System.IntPtr";
+
+        public string GetGenericMethodParameter(object? genericContext, int index) => $"!!{index}";
+
+        public string GetGenericTypeParameter(object? genericContext, int index) => $"!{index}";
+
+        public string GetTypeFromSpecification(MetadataReader reader, object? genericContext, TypeSpecificationHandle handle, byte rawTypeKind) =>
+            reader.GetTypeSpecification(handle).DecodeSignature(this, genericContext);
     }
 }

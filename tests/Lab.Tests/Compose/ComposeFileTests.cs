@@ -117,6 +117,8 @@ public sealed partial class ComposeFileTests(ITestOutputHelper output)
             ? "Every settings-contract key is bound by the code."
             : "Accepted from the settings contract, not (yet) bound by the code: " + string.Join(", ", promised));
         Assert.True(failures.Count == 0, string.Join('\n', failures));
+        // The programs' options were read from metadata: their assemblies stay out of this process's Orleans clusters.
+        Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name is "Lab.Silo" or "Lab.Storefront");
     }
 
     [Theory]
