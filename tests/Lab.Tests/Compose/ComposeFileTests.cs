@@ -209,6 +209,27 @@ public sealed partial class ComposeFileTests(ITestOutputHelper output)
         var mounts = Compose.Services.Values.SelectMany(s => s.BindMounts().Select(m => (s.Name, m.HostPath))).ToList();
         Assert.NotEmpty(mounts);
         var missing = mounts.Where(m => !Path.Exists(Path.Combine(Root, m.HostPath))).Select(m => $"{m.Name}: {m.HostPath}").ToList();
+
+        // Container paths in settings and commands (GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, --config=...) that fall
+        // inside a bind mount name a file of the repository, which must exist too.
+        foreach (var service in Compose.Services.Values)
+        {
+            var paths = service.Environment.Values.Concat(service.Command.Select(arg => arg[(arg.IndexOf('=') + 1)..]))
+                .Where(value => value.StartsWith('/'));
+            foreach (var path in paths)
+            {
+                var mount = service.BindMounts().FirstOrDefault(m => path == m.ContainerPath || path.StartsWith(m.ContainerPath + "/", StringComparison.Ordinal));
+                if (mount.HostPath is null && ConfigFile().IsMatch(path))
+                {
+                    missing.Add($"{service.Name}: {path} is a configuration file no volume mounts");
+                }
+                else if (mount.HostPath is not null && !Path.Exists(Path.Combine(Root, mount.HostPath, path[mount.ContainerPath.Length..].TrimStart('/'))))
+                {
+                    missing.Add($"{service.Name}: {path} (from {mount.HostPath})");
+                }
+            }
+        }
+
         Assert.True(missing.Count == 0, "Mounted but missing: " + string.Join(", ", missing));
     }
 
@@ -422,6 +443,9 @@ public sealed partial class ComposeFileTests(ITestOutputHelper output)
             _ => value,
         };
     }
+
+    [GeneratedRegex(@"\.(ya?ml|json)$")]
+    private static partial Regex ConfigFile();
 
     [GeneratedRegex(@"dotnet publish (\S+\.csproj)")]
     private static partial Regex PublishPattern();

@@ -20,7 +20,9 @@ public sealed partial class ComposeModel
 
     public static ComposeModel Load(string root, string file = "docker-compose.yml")
     {
-        using var reader = new StringReader(File.ReadAllText(Path.Combine(root, file)));
+        // Interpolated as compose does with none of the variables set: ${NAME:-default} -> default.
+        var text = Interpolation().Replace(File.ReadAllText(Path.Combine(root, file)), m => m.Groups[2].Value);
+        using var reader = new StringReader(text);
         var document = (Dictionary<object, object>)new DeserializerBuilder().Build()
             .Deserialize<object>(new MergingParser(new Parser(reader)))!;
         var services = Map(document["services"]).ToDictionary(
@@ -48,6 +50,9 @@ public sealed partial class ComposeModel
 
     [GeneratedRegex(@"(?<![\w.-])([a-z][a-z0-9-]*):(\d{2,5})(?![\d.])")]
     private static partial Regex EndpointPattern();
+
+    [GeneratedRegex(@"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")]
+    private static partial Regex Interpolation();
 }
 
 public sealed record ComposeService(
