@@ -133,7 +133,9 @@ public sealed class LabDb : IDisposable
         var transaction = deferred && connection is SqliteConnection sqlite
             ? sqlite.BeginTransaction(deferred: true)
             : await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        activity?.SetTag("lab.db.lock_wait_ms", Math.Round(Stopwatch.GetElapsedTime(waitStarted).TotalMilliseconds, 3));
+        var waited = Stopwatch.GetElapsedTime(waitStarted);
+        activity?.SetTag("lab.db.lock_wait_ms", Math.Round(waited.TotalMilliseconds, 3));
+        LabTelemetry.DbLockWait.Record(waited.TotalSeconds);
         return transaction;
     }
 

@@ -48,6 +48,9 @@ public static class ScenarioRuntime
     /// <summary>Active and not yet expired, for the active-scenarios gauge.</summary>
     public static int ActiveCount => s_state is { } state ? state.CountLive() : 0;
 
+    /// <summary>Names of the scenarios active and not yet expired, for the per-scenario activation gauge.</summary>
+    public static IEnumerable<string> LiveNames() => s_state is { } state ? state.LiveNames() : [];
+
     /// <summary>
     /// Runs every active scenario that applies to the call described by <paramref name="ctx"/>: each may delay,
     /// throw (the exception propagates to the hook site, which lets it fail the real call) or set an outcome
@@ -136,6 +139,12 @@ public static class ScenarioRuntime
         {
             var now = _time.GetUtcNow();
             return _all.Count(e => !e.Activation.IsExpired(now));
+        }
+
+        public IEnumerable<string> LiveNames()
+        {
+            var now = _time.GetUtcNow();
+            return _all.Where(e => !e.Activation.IsExpired(now)).Select(e => e.Activation.Name);
         }
 
         public TimeSpan ClockSkew(ServiceIdentity service)

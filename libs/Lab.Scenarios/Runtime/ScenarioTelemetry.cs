@@ -35,6 +35,13 @@ public static class ScenarioTelemetry
             () => ScenarioRuntime.ActiveCount,
             unit: "{scenario}",
             description: "Scenarios active (not expired) in this process's current snapshot.");
+
+        // One series per active scenario, so dashboards can name what is on and mark when it switched.
+        Meter.CreateObservableGauge(
+            "lab.scenario.activation",
+            () => ScenarioRuntime.LiveNames().Select(name => new Measurement<int>(1, new KeyValuePair<string, object?>("scenario", name))),
+            unit: "{scenario}",
+            description: "1 for each scenario active (not expired) in this process, by scenario.");
     }
 
     /// <summary>Creates the instruments (the gauge must exist before the first injection); idempotent.</summary>
