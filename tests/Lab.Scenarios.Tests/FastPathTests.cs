@@ -22,7 +22,7 @@ public sealed class FastPathTests : IDisposable
     public void Idle_hooks_allocate_nothing()
     {
         Assert.True(ScenarioRuntime.IsIdle);
-        Assert.Equal(0, AllocatedByHooks());
+        Assert.Equal(0, LeastAllocatedByHooks());
     }
 
     [Fact]
@@ -36,8 +36,12 @@ public sealed class FastPathTests : IDisposable
         ScenarioRuntime.Apply(new ActiveScenarioSet(1, [activation]), registry, TimeProvider.System);
 
         Assert.False(ScenarioRuntime.IsIdle);
-        Assert.Equal(0, AllocatedByHooks());
+        Assert.Equal(0, LeastAllocatedByHooks());
     }
+
+    // A sync loop left running by an earlier test can swap the process-wide set in mid-measurement; a hook that
+    // allocates does so on every run, so the least of three runs is the hooks' own figure.
+    private static long LeastAllocatedByHooks() => Enumerable.Range(0, 3).Min(_ => AllocatedByHooks());
 
     private static long AllocatedByHooks()
     {
