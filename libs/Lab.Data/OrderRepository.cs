@@ -31,8 +31,9 @@ public sealed class OrderRepository(LabDb db)
     private static readonly DbOperation HistoryOrders = new("customer.order-history", "orders", "SELECT",
         $"SELECT {OrderColumns} FROM orders WHERE customer_id = @customerId ORDER BY created_at DESC LIMIT @limit");
 
-    private static readonly DbOperation HistoryLines = new("customer.order-history-lines", "order_lines", "SELECT",
-        "SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE order_id IN @orderIds ORDER BY order_id, line_no");
+    // A list parameter is spelled per provider (IN @list expanded by Dapper, or = ANY(@array)).
+    private readonly DbOperation _historyLines = new("customer.order-history-lines", "order_lines", "SELECT",
+        $"SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE {db.Dialect.InList("order_id", "@orderIds")} ORDER BY order_id, line_no");
 
     private static readonly DbOperation LinesOfOrder = new("customer.order-lines", "order_lines", "SELECT",
         "SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE order_id = @orderId ORDER BY line_no");
@@ -91,8 +92,8 @@ public sealed class OrderRepository(LabDb db)
             return [];
         }
 
-        var lines = await db.RunAsync(HistoryLines, async connection =>
-            (await connection.QueryAsync<LineRow>(new CommandDefinition(HistoryLines.Statement,
+        var lines = await db.RunAsync(_historyLines, async connection =>
+            (await connection.QueryAsync<LineRow>(new CommandDefinition(_historyLines.Statement,
                 new { orderIds = orders.Select(order => order.order_id).ToArray() }, cancellationToken: cancellationToken))).ToList(),
             cancellationToken);
         var linesByOrder = lines.ToLookup(line => line.order_id);

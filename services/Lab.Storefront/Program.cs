@@ -1,4 +1,5 @@
 using System.Net;
+using Lab.Clustering;
 using Lab.Scenarios;
 using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
@@ -16,12 +17,26 @@ builder.Services.AddLabScenarios(options =>
     .SyncFromCluster()
     .AddScenariosFrom(ShopScenarios.Assembly);
 
+builder.Configuration[$"{ClusterClientOptions.Section}:ClusteringConnectionString"] ??= builder.Configuration["Database:ConnectionString"];
 var cluster = builder.Configuration.GetSection(ClusterClientOptions.Section).Get<ClusterClientOptions>() ?? new();
 builder.Services.AddOptions<ClusterClientOptions>().Bind(builder.Configuration.GetSection(ClusterClientOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
+if (cluster.Clustering == ClusteringMode.AdoNet && !string.IsNullOrWhiteSpace(cluster.ClusteringConnectionString))
+{
+    // The client may start before any silo: it must find the (empty) membership table, not a missing one.
+    await PostgresMembershipSchema.EnsureAsync(cluster.ClusteringConnectionString);
+}
 builder.UseOrleansClient(client =>
 {
-    client.UseStaticClustering(cluster.GatewayPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port)).ToArray());
+    if (cluster.Clustering == ClusteringMode.AdoNet)
+    {
+        client.UsePostgresClustering(cluster.ClusteringConnectionString!);
+    }
+    else
+    {
+        client.UseStaticClustering(cluster.GatewayPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port)).ToArray());
+    }
+
     client.Configure<ClusterOptions>(options => (options.ClusterId, options.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
     client.Configure<ClientMessagingOptions>(messaging => messaging.ResponseTimeout = cluster.ResponseTimeout);
     client.AddActivityPropagation();
