@@ -121,6 +121,19 @@ public sealed class OrderRepository(LabDb db)
             (await connection.QueryAsync<OrderRow>(new CommandDefinition(HistoryOrders.Statement,
                 new { customerId, limit }, cancellationToken: cancellationToken))).ToList(), cancellationToken);
 
+    /// <summary>
+    /// Orders mid-saga (not confirmed, shipped or cancelled) untouched since <paramref name="untouchedSince"/>. Housekeeping
+    /// outside the traced pipeline: it is not a shop call and must not count against the shop's pool or telemetry.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> FindUnfinishedAsync(DateTimeOffset untouchedSince, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenUntracedAsync(cancellationToken);
+        var ids = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT order_id FROM orders WHERE status NOT IN ('Confirmed', 'Shipped', 'Cancelled') AND updated_at < @before ORDER BY updated_at LIMIT @limit",
+            new { before = ShopKeys.ToUnixMs(untouchedSince), limit }, cancellationToken: cancellationToken));
+        return ids.Select(Guid.Parse).ToList();
+    }
+
     private static Order ToOrder(OrderRow row, IEnumerable<LineRow> lines) => new(
         Guid.Parse(row.order_id),
         (int)row.customer_id,

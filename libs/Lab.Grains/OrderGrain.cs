@@ -33,7 +33,24 @@ public sealed class OrderGrain(
         {
             _order = stored.Order;
             _sequence = stored.LastSequence;
+            if (_order.Status is not (OrderStatus.Confirmed or OrderStatus.Shipped or OrderStatus.Cancelled))
+            {
+                // A new activation of an order mid-saga: the saga's activation died with its silo. Every step is
+                // idempotent (reservations by order id, the charge by its idempotency key), so it is run again.
+                this.RegisterGrainTimer(ResumeSagaAsync, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            }
         }
+    }
+
+    private async Task ResumeSagaAsync(CancellationToken cancellationToken)
+    {
+        if (_order is null or { Status: OrderStatus.Confirmed or OrderStatus.Shipped or OrderStatus.Cancelled })
+        {
+            return;
+        }
+
+        logger.LogWarning("Order {OrderId} was left {Status} by a lost activation; resuming its saga", OrderId, _order.Status);
+        await RunSagaAsync();
     }
 
     public Task<Order?> GetAsync() => Task.FromResult(_order);

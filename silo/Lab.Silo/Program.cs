@@ -16,6 +16,10 @@ builder.Configuration[$"{SiloHostOptions.Section}:ClusteringConnectionString"] ?
 var siloOptions = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new();
 builder.Services.AddOptions<SiloHostOptions>().Bind(builder.Configuration.GetSection(SiloHostOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
+// Orleans reads its own provider configuration from the section "Orleans" too, where "Clustering" would name a
+// provider: the lab's scalar setting is taken out of its sight once read.
+builder.Configuration[$"{SiloHostOptions.Section}:Clustering"] = null;
+builder.Services.PostConfigure<SiloHostOptions>(options => options.Clustering = siloOptions.Clustering);
 if (siloOptions.Clustering == ClusteringMode.AdoNet && !string.IsNullOrWhiteSpace(siloOptions.ClusteringConnectionString))
 {
     await PostgresMembershipSchema.EnsureAsync(siloOptions.ClusteringConnectionString);
@@ -39,6 +43,8 @@ builder.UseOrleans(silo =>
     silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = siloOptions.ResponseTimeout);
     // Orleans:Scheduling:TurnWarningLengthThreshold etc.: when a turn counts as long-running (orleans-scheduler-long-running-turns).
     silo.Services.Configure<SchedulingOptions>(builder.Configuration.GetSection($"{SiloHostOptions.Section}:Scheduling"));
+    // Orleans:Membership:ProbeTimeout, NumMissedProbesLimit etc.: how fast a dead silo is noticed and declared dead.
+    silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection($"{SiloHostOptions.Section}:Membership"));
     silo.AddShop(builder.Configuration);
     silo.AddDashboard();
 });
