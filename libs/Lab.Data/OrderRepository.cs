@@ -122,15 +122,19 @@ public sealed class OrderRepository(LabDb db)
                 new { customerId, limit }, cancellationToken: cancellationToken))).ToList(), cancellationToken);
 
     /// <summary>
-    /// Orders mid-saga (not confirmed, shipped or cancelled) untouched since <paramref name="untouchedSince"/>. Housekeeping
-    /// outside the traced pipeline: it is not a shop call and must not count against the shop's pool or telemetry.
+    /// Orders untouched since <paramref name="untouchedSince"/> that are still mid-saga (not confirmed, shipped or
+    /// cancelled) or whose order-status view disagrees with them (an event the stream lost). Housekeeping outside
+    /// the traced pipeline: it is not a shop call and must not count against the shop's pool or telemetry.
     /// </summary>
-    public async Task<IReadOnlyList<Guid>> FindUnfinishedAsync(DateTimeOffset untouchedSince, int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<Guid>> FindUnsettledAsync(DateTimeOffset untouchedSince, int limit, CancellationToken cancellationToken = default)
     {
         await using var connection = await db.OpenUntracedAsync(cancellationToken);
-        var ids = await connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT order_id FROM orders WHERE status NOT IN ('Confirmed', 'Shipped', 'Cancelled') AND updated_at < @before ORDER BY updated_at LIMIT @limit",
-            new { before = ShopKeys.ToUnixMs(untouchedSince), limit }, cancellationToken: cancellationToken));
+        var ids = await connection.QueryAsync<string>(new CommandDefinition("""
+            SELECT o.order_id FROM orders o LEFT JOIN order_status_view v ON v.order_id = o.order_id
+            WHERE o.updated_at < @before
+                AND (o.status NOT IN ('Confirmed', 'Shipped', 'Cancelled') OR v.order_id IS NULL OR v.status <> o.status)
+            ORDER BY o.updated_at LIMIT @limit
+            """, new { before = ShopKeys.ToUnixMs(untouchedSince), limit }, cancellationToken: cancellationToken));
         return ids.Select(Guid.Parse).ToList();
     }
 

@@ -36,7 +36,7 @@ public sealed class OrderGrain(
             if (_order.Status is not (OrderStatus.Confirmed or OrderStatus.Shipped or OrderStatus.Cancelled))
             {
                 // A new activation of an order mid-saga: the saga's activation died with its silo. Every step is
-                // idempotent (reservations by order id, the charge by its idempotency key), so it is run again.
+                // idempotent (reservations by order id, the charge by its idempotency key), so it runs again.
                 this.RegisterGrainTimer(ResumeSagaAsync, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
             }
         }
@@ -49,7 +49,8 @@ public sealed class OrderGrain(
             return;
         }
 
-        logger.LogWarning("Order {OrderId} was left {Status} by a lost activation; resuming its saga", OrderId, _order.Status);
+        logger.LogWarning("Order {OrderId} was left {Status} by a saga that stopped (lost activation or failed step); resuming it",
+            OrderId, _order.Status);
         await RunSagaAsync();
     }
 
@@ -170,6 +171,30 @@ public sealed class OrderGrain(
         }
 
         await AdvanceAsync(OrderStatus.Shipped, OrderEventKind.Shipped, shipmentId);
+    }
+
+    /// <summary>
+    /// Recovery (see OrderRecoveryService): publishes the latest event again and, if the saga stopped mid-way (its step
+    /// threw, e.g. a grain on a dead silo), runs it again. A call gets here only between turns of this non-reentrant
+    /// grain, so a non-final order here has no saga running.
+    /// </summary>
+    public async Task RepublishAsync()
+    {
+        if (_order is null)
+        {
+            return;
+        }
+
+        await PublishAsync(_order.Status switch
+        {
+            OrderStatus.Placed => OrderEventKind.Placed,
+            OrderStatus.StockReserved => OrderEventKind.StockReserved,
+            OrderStatus.PaymentCaptured => OrderEventKind.PaymentCaptured,
+            OrderStatus.Confirmed => OrderEventKind.Confirmed,
+            OrderStatus.Shipped => OrderEventKind.Shipped,
+            _ => OrderEventKind.Cancelled,
+        }, "republished");
+        await ResumeSagaAsync(CancellationToken.None);
     }
 
     private IInventoryGrain Inventory(string sku) => GrainFactory.GetGrain<IInventoryGrain>(sku);

@@ -7,9 +7,10 @@ using Microsoft.Extensions.Options;
 namespace Lab.Grains;
 
 /// <summary>
-/// Finds orders left mid-saga when a silo died (nothing else would ever call their grain again) and touches their
-/// grain: the new activation resumes the saga (<see cref="OrderGrain"/>). Runs in every silo; touching an order twice
-/// is harmless, since a live activation just answers.
+/// Finds the orders a dead silo left unsettled and calls their grain again (nothing else ever would): an order left
+/// mid-saga gets a new activation, which resumes the saga (<see cref="OrderGrain"/>); an order whose event the stream
+/// lost with the silo publishes its latest event again, so the projection and shipping catch up. Runs in every silo;
+/// doing it twice is harmless (a live saga just answers; consumers apply the latest state).
 /// </summary>
 public sealed class OrderRecoveryService(
     OrderRepository orders, IGrainFactory grains, IOptions<ShopOptions> options, TimeProvider time, ILogger<OrderRecoveryService> logger)
@@ -25,9 +26,9 @@ public sealed class OrderRecoveryService(
         {
             try
             {
-                foreach (var orderId in await orders.FindUnfinishedAsync(time.GetUtcNow() - settings.OrderRecoveryAfter, BatchSize, stoppingToken))
+                foreach (var orderId in await orders.FindUnsettledAsync(time.GetUtcNow() - settings.OrderRecoveryAfter, BatchSize, stoppingToken))
                 {
-                    await grains.GetGrain<IOrderGrain>(orderId).GetAsync();
+                    await grains.GetGrain<IOrderGrain>(orderId).RepublishAsync();
                 }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
