@@ -63,7 +63,11 @@ public sealed class ShopScenarioStore(LabDb db) : IScenarioStore
 
         if (Interlocked.Exchange(ref _schemaReady, 1) == 0)
         {
-            await connection.ExecuteAsync(db.Dialect.Ddl(Schema));
+            // Under the set-up lock: on PostgreSQL two processes running CREATE TABLE IF NOT EXISTS at once can collide.
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await db.Dialect.LockForSetupAsync(connection, transaction, "lab.scenario.store");
+            await connection.ExecuteAsync(db.Dialect.Ddl(Schema), transaction: transaction);
+            await transaction.CommitAsync(ct);
         }
 
         return connection;
