@@ -11,7 +11,7 @@ namespace Lab.Data;
 /// <summary>
 /// The one place a database connection is opened. Every repository call passes through
 /// <see cref="RunAsync{T}"/>: it queues for a connection from a bounded pool, makes the database span
-/// (neither driver emits the lab's), counts the call, and is where scenarios hook the repository layer.
+/// (the SQLite driver emits none; Npgsql's own source is not subscribed), counts the call, and is where scenarios hook the repository layer.
 /// </summary>
 public sealed class LabDb : IDisposable
 {

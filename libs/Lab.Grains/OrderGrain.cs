@@ -51,7 +51,28 @@ public sealed class OrderGrain(
 
         logger.LogWarning("Order {OrderId} was left {Status} by a saga that stopped (lost activation or failed step); resuming it",
             OrderId, _order.Status);
+        if (_order.Status == OrderStatus.PaymentCaptured)
+        {
+            await CompleteCommitsAsync();
+            return;
+        }
+
+        // Nothing committed yet: reservations are idempotent per order and the charge per idempotency key.
         await RunSagaAsync();
+    }
+
+    /// <summary>
+    /// A paid order whose saga stopped while committing: commits what is still reserved and confirms. A reservation
+    /// already gone was committed before the saga stopped (recovery runs well within the reservation TTL).
+    /// </summary>
+    private async Task CompleteCommitsAsync()
+    {
+        foreach (var line in _order!.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal))
+        {
+            await Inventory(line.Sku).CommitAsync(OrderId);
+        }
+
+        await AdvanceAsync(OrderStatus.Confirmed, OrderEventKind.Confirmed);
     }
 
     public Task<Order?> GetAsync() => Task.FromResult(_order);
@@ -136,7 +157,7 @@ public sealed class OrderGrain(
                 await ReleaseAsync(lines.Except(committed).ToList());
                 var refund = await payments.RefundAsync(charge.Charge.ChargeId);
                 return await CancelAsync(CheckoutFailure.OutOfStock,
-                    $"{line.Sku}: reservation expired before commit; refund {(refund.Succeeded ? "done" : $"failed: {refund.Error}")}");
+                    $"{line.Sku}: reservation expired before commit; refund {(refund.Succeeded ? "done" : $"failed: {refund.Error}")}", refunded: true);
             }
 
             committed.Add(line);
@@ -222,8 +243,14 @@ public sealed class OrderGrain(
         }
     }
 
-    private async Task<CheckoutResult> CancelAsync(CheckoutFailure failure, string? detail)
+    private async Task<CheckoutResult> CancelAsync(CheckoutFailure failure, string? detail, bool refunded = false)
     {
+        if (!refunded && _order!.PaymentId is { } paymentId)
+        {
+            // Only a resumed saga gets here paid: a cancelled order must not keep the customer's money.
+            await payments.RefundAsync(paymentId);
+        }
+
         logger.LogWarning("Order {OrderId} cancelled: {Failure} {Detail}", OrderId, failure, detail);
         _order = _order! with { FailureReason = $"{failure}: {detail}" };
         await AdvanceAsync(OrderStatus.Cancelled, OrderEventKind.Cancelled, detail);

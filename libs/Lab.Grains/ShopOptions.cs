@@ -21,7 +21,8 @@ public sealed class ShopOptions
 
     /// <summary>
     /// How long an order may sit mid-saga untouched before a silo presumes its saga died with its silo and
-    /// reactivates the order grain, which resumes it. Longer than any live saga step takes.
+    /// reactivates the order grain, which resumes it. Longer than any live saga step takes, and well within
+    /// ReservationTtl (a paid order's missing reservation is then taken as committed).
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan OrderRecoveryAfter { get; set; } = TimeSpan.FromMinutes(1);
