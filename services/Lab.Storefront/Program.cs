@@ -21,6 +21,10 @@ builder.Configuration[$"{ClusterClientOptions.Section}:ClusteringConnectionStrin
 var cluster = builder.Configuration.GetSection(ClusterClientOptions.Section).Get<ClusterClientOptions>() ?? new();
 builder.Services.AddOptions<ClusterClientOptions>().Bind(builder.Configuration.GetSection(ClusterClientOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
+// Orleans reads its own provider configuration from the section "Orleans" too, where "Clustering" would name a
+// provider: the lab's scalar setting is taken out of its sight once read.
+builder.Configuration[$"{ClusterClientOptions.Section}:Clustering"] = null;
+builder.Services.PostConfigure<ClusterClientOptions>(options => options.Clustering = cluster.Clustering);
 if (cluster.Clustering == ClusteringMode.AdoNet && !string.IsNullOrWhiteSpace(cluster.ClusteringConnectionString))
 {
     // The client may start before any silo: it must find the (empty) membership table, not a missing one.
