@@ -28,6 +28,20 @@ public sealed class LabProcessesFixture : IAsyncLifetime
         Payments = new HttpClient { BaseAddress = new Uri(Lab.Topology.PaymentsUrl), Timeout = TimeSpan.FromSeconds(30) };
     }
 
+    /// <summary>
+    /// Empties a customer's cart: the load test's cart journeys leave items (often hot SKUs already sold out) in the
+    /// carts of popular customers, which a later test of the same lab would otherwise check out.
+    /// </summary>
+    public async Task EmptyCartAsync(int customerId)
+    {
+        using var cart = System.Text.Json.JsonDocument.Parse(await Storefront.GetStringAsync($"/api/carts/{customerId}"));
+        foreach (var line in cart.RootElement.GetProperty("lines").EnumerateArray())
+        {
+            using var removed = await Storefront.DeleteAsync($"/api/carts/{customerId}/items/{line.GetProperty("sku").GetString()}");
+            removed.EnsureSuccessStatusCode();
+        }
+    }
+
     /// <summary>Opens "shop.db" or "payments.db" of the lab (on PostgreSQL: its shop or payments database).</summary>
     public DbConnection OpenDatabase(string name) => OpenDatabase(Lab, name);
 
