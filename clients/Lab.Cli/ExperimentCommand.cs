@@ -140,7 +140,7 @@ public static class ExperimentCommand
             keys = keys with { CustomerCount = customerCount };
         }
 
-        return new ExperimentLab(new Uri(lab.Topology.StorefrontUrl), services, lab.ControlToken, lab.DataDirectory, lab.TelemetryViewerUrl, keys);
+        return new ExperimentLab(new Uri(lab.Topology.StorefrontUrl), services, lab.ControlToken, lab.DataDirectory, lab.TelemetryViewerUrl, keys, lab.Topology.Postgres);
     }
 
     public static LabTopology WithSettings(LabTopology topology, IReadOnlyDictionary<string, string> settings) =>

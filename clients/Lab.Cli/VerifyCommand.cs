@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Lab.Cli.Launch;
 using Lab.Cli.Verify;
 using Spectre.Console;
 
@@ -11,18 +12,36 @@ public static class VerifyCommand
     {
         var dataDir = new Option<string>("--data-dir") { Description = "The lab's data directory (holds data/shop.db and data/payments.db).", DefaultValueFactory = _ => ".lab" };
         var stuckAfter = new Option<TimeSpan>("--stuck-after") { Description = "An order not final and untouched for longer than this is stuck.", DefaultValueFactory = _ => TimeSpan.FromMinutes(2) };
-        var command = new Command("verify", "Check stock conservation, charges, stuck orders and the projection against the databases.") { dataDir, stuckAfter };
-        command.SetAction(parse => Run(parse.GetValue(dataDir)!, parse.GetValue(stuckAfter), AnsiConsole.Console));
+        var postgres = new Option<string?>("--postgres")
+        {
+            Description = $"Check a lab on PostgreSQL: the shop's connection string (default \"{LabPostgres.DefaultConnectionString}\"); payments' database is its sibling",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var command = new Command("verify", "Check stock conservation, charges, stuck orders and the projection against the databases.") { dataDir, stuckAfter, postgres };
+        command.SetAction(parse => parse.GetResult(postgres) is null
+            ? Run(parse.GetValue(dataDir)!, parse.GetValue(stuckAfter), AnsiConsole.Console)
+            : RunPostgres(parse.GetValue(postgres) ?? LabPostgres.DefaultConnectionString, null, parse.GetValue(stuckAfter), AnsiConsole.Console));
         return command;
     }
 
+    /// <summary>Checks the SQLite databases under <paramref name="dataDirectory"/>/data.</summary>
     public static int Run(string dataDirectory, TimeSpan stuckAfter, IAnsiConsole console)
     {
         var data = Path.Combine(dataDirectory, "data");
+        return Report(() => ShopVerifier.Verify(Path.Combine(data, "shop.db"), Path.Combine(data, "payments.db"), stuckAfter, DateTimeOffset.UtcNow), console);
+    }
+
+    /// <summary>Checks a lab on PostgreSQL, given the shop database's connection string (payments: its sibling unless given).</summary>
+    public static int RunPostgres(string shopConnectionString, string? paymentsConnectionString, TimeSpan stuckAfter, IAnsiConsole console) =>
+        Report(() => ShopVerifier.VerifyPostgres(shopConnectionString,
+            paymentsConnectionString ?? LabPostgres.PaymentsConnectionString(shopConnectionString), stuckAfter, DateTimeOffset.UtcNow), console);
+
+    private static int Report(Func<IReadOnlyList<Violation>> verify, IAnsiConsole console)
+    {
         IReadOnlyList<Violation> violations;
         try
         {
-            violations = ShopVerifier.Verify(Path.Combine(data, "shop.db"), Path.Combine(data, "payments.db"), stuckAfter, DateTimeOffset.UtcNow);
+            violations = verify();
         }
         catch (VerifyDatabaseException ex)
         {

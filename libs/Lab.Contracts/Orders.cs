@@ -67,6 +67,10 @@ public interface IOrderGrain : IGrainWithGuidKey
     /// <summary>Called by shipping once the confirmed order left the warehouse.</summary>
     [Alias("MarkShipped")]
     Task MarkShippedAsync(string shipmentId);
+
+    /// <summary>Publishes the order's latest event again, for consumers that missed it (a stream lost it with a silo).</summary>
+    [Alias("Republish")]
+    Task RepublishAsync();
 }
 
 public enum OrderEventKind

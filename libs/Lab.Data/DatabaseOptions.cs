@@ -7,11 +7,17 @@ public sealed class DatabaseOptions
 {
     public const string Section = "Database";
 
-    /// <summary>ADO.NET connection string; for SQLite, e.g. "Data Source=.lab/data/shop.db".</summary>
+    /// <summary>Sqlite (the embedded default) or Postgres.</summary>
+    [EnumDataType(typeof(DatabaseProvider))]
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
+    /// <summary>ADO.NET connection string: for SQLite e.g. "Data Source=.lab/data/shop.db", for PostgreSQL
+    /// e.g. "Host=127.0.0.1;Username=lab;Password=lab;Database=lab_shop".</summary>
     [Required]
     public string ConnectionString { get; set; } = "";
 
-    /// <summary>How long a writer waits for SQLite's write lock before failing with "database is locked".</summary>
+    /// <summary>How long a writer waits for a lock before failing (SQLite: busy timeout on the write lock,
+    /// "database is locked"; PostgreSQL: lock_timeout on row and table locks).</summary>
     [Range(1, 300)]
     public int BusyTimeoutSeconds { get; set; } = 10;
 

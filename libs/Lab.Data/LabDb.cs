@@ -4,7 +4,6 @@ using System.Diagnostics;
 using Lab.Scenarios;
 using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace Lab.Data;
@@ -12,7 +11,7 @@ namespace Lab.Data;
 /// <summary>
 /// The one place a database connection is opened. Every repository call passes through
 /// <see cref="RunAsync{T}"/>: it queues for a connection from a bounded pool, makes the database span
-/// (the SQLite driver emits none), counts the call, and is where scenarios hook the repository layer.
+/// (the SQLite driver emits none; Npgsql's own source is not subscribed), counts the call, and is where scenarios hook the repository layer.
 /// </summary>
 public sealed class LabDb : IDisposable
 {
@@ -21,8 +20,7 @@ public sealed class LabDb : IDisposable
 
     private readonly DatabaseOptions _options;
     private readonly SemaphoreSlim _pool;
-    private readonly string _connectionString;
-    private readonly string _databaseName;
+    private readonly SqlDialect _dialect;
     private readonly ServiceIdentity _identity;
 
     // A narrower gate in front of the pool while connection-pool-exhaustion is on; swapped per activation version.
@@ -32,14 +30,9 @@ public sealed class LabDb : IDisposable
     {
         _options = options.Value;
         _identity = identity ?? new ServiceIdentity("unnamed", ServiceKind.Other);
-        var builder = new SqliteConnectionStringBuilder(_options.ConnectionString)
-        {
-            DefaultTimeout = _options.BusyTimeoutSeconds,
-            Pooling = true,
-        };
-        _connectionString = builder.ConnectionString;
-        _databaseName = Path.GetFileNameWithoutExtension(builder.DataSource);
-        EnsureDirectory(builder.DataSource);
+        _dialect = SqlDialect.Create(_options);
+        // Scenarios that only exist on one provider check it when they are switched on (the control grain runs in a silo).
+        ShopDatabaseSystem.Current = _dialect.SystemName;
         _pool = new SemaphoreSlim(_options.MaxConnections, _options.MaxConnections);
     }
 
@@ -53,13 +46,19 @@ public sealed class LabDb : IDisposable
 
     public DatabaseOptions Options => _options;
 
+    /// <summary>What differs between SQLite and PostgreSQL, for repositories and set-up code.</summary>
+    public SqlDialect Dialect => _dialect;
+
     /// <summary>Runs <paramref name="work"/> on an open connection as one traced, counted database call.</summary>
     /// <param name="sku">The SKU the call is about, if any, so scenarios can target hot SKUs.</param>
     public Task<T> RunAsync<T>(DbOperation operation, Func<DbConnection, Task<T>> work, CancellationToken cancellationToken = default,
         string? sku = null) =>
         ExecuteAsync(operation, (connection, _) => work(connection), transactional: false, sku, cancellationToken);
 
-    /// <summary>Runs <paramref name="work"/> inside one write transaction (SQLite: BEGIN IMMEDIATE, so the write lock is taken first).</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> inside one write transaction whose lock is taken first (SQLite: BEGIN IMMEDIATE;
+    /// PostgreSQL: the SKU's inventory row FOR UPDATE when <paramref name="sku"/> is given).
+    /// </summary>
     public Task<T> InTransactionAsync<T>(DbOperation operation, Func<DbConnection, DbTransaction, Task<T>> work,
         CancellationToken cancellationToken = default, string? sku = null) =>
         ExecuteAsync(operation, (connection, transaction) => work(connection, transaction!), transactional: true, sku, cancellationToken);
@@ -79,7 +78,7 @@ public sealed class LabDb : IDisposable
             try
             {
                 await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using var transaction = transactional ? await BeginAsync(connection, activity, hooked && DeadlockScenario.DeferredWrites(_identity), cancellationToken).ConfigureAwait(false) : null;
+                await using var transaction = transactional ? await BeginAsync(connection, sku, activity, hooked && DeadlockScenario.DeferredWrites(_identity), cancellationToken).ConfigureAwait(false) : null;
                 if (hooked)
                 {
                     // Inside the span and, for writes, inside the transaction: a scenario can hold the write lock.
@@ -124,17 +123,18 @@ public sealed class LabDb : IDisposable
     }
 
     /// <summary>
-    /// Begins the write transaction (SQLite: BEGIN IMMEDIATE, the write lock first; deferred only while the deadlock
-    /// scenario asks for it); the time spent waiting for the write lock is recorded on the span.
+    /// Begins the write transaction with its lock taken first (SQLite: BEGIN IMMEDIATE; PostgreSQL: the SKU's row),
+    /// except while the deadlock scenario asks SQLite for a deferred one; the time spent waiting for the lock is
+    /// recorded on the span and in lab.db.lock_wait.duration.
     /// </summary>
-    private static async Task<DbTransaction> BeginAsync(DbConnection connection, Activity? activity, bool deferred, CancellationToken cancellationToken)
+    private async Task<DbTransaction> BeginAsync(DbConnection connection, string? sku, Activity? activity, bool deferred, CancellationToken cancellationToken)
     {
         var waitStarted = Stopwatch.GetTimestamp();
-        var transaction = deferred && connection is SqliteConnection sqlite
+        var transaction = deferred && connection is Microsoft.Data.Sqlite.SqliteConnection sqlite
             ? sqlite.BeginTransaction(deferred: true)
-            : await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            : await _dialect.BeginWriteAsync(connection, sku, cancellationToken).ConfigureAwait(false);
         var waited = Stopwatch.GetElapsedTime(waitStarted);
-        activity?.SetTag("lab.db.lock_wait_ms", Math.Round(waited.TotalMilliseconds, 3));
+        DbLockWait.Add(activity, waited);
         LabTelemetry.DbLockWait.Record(waited.TotalSeconds);
         return transaction;
     }
@@ -148,9 +148,9 @@ public sealed class LabDb : IDisposable
         var activity = LabTelemetry.Source.StartActivity(operation.SpanName, ActivityKind.Client);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag("db.system.name", "sqlite");
-            activity.SetTag("db.system", "sqlite");
-            activity.SetTag("db.namespace", _databaseName);
+            activity.SetTag("db.system.name", _dialect.SystemName);
+            activity.SetTag("db.system", _dialect.SystemName);
+            activity.SetTag("db.namespace", _dialect.DatabaseName);
             activity.SetTag("db.operation.name", operation.Verb);
             activity.SetTag("db.collection.name", operation.Collection);
             activity.SetTag("db.query.text", operation.Statement);
@@ -231,16 +231,7 @@ public sealed class LabDb : IDisposable
         }
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var pragma = connection.CreateCommand();
-        // Per connection: wait for the write lock instead of failing at once; WAL makes NORMAL sync safe.
-        pragma.CommandText = $"PRAGMA busy_timeout = {_options.BusyTimeoutSeconds * 1000}; PRAGMA synchronous = NORMAL;";
-        await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => _dialect.OpenAsync(cancellationToken);
 
     private static long CountRows<T>(T result) => result switch
     {
@@ -250,21 +241,11 @@ public sealed class LabDb : IDisposable
         _ => 1,
     };
 
-    private static void EnsureDirectory(string dataSource)
+    public void Dispose()
     {
-        if (string.IsNullOrEmpty(dataSource) || dataSource == ":memory:" || dataSource.StartsWith("file:", StringComparison.Ordinal))
-        {
-            return;
-        }
-
-        var directory = Path.GetDirectoryName(Path.GetFullPath(dataSource));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
+        _pool.Dispose();
+        _dialect.Dispose();
     }
-
-    public void Dispose() => _pool.Dispose();
 }
 
 /// <summary>A scenario's narrower limit in front of the pool, for one activation version.</summary>

@@ -31,8 +31,9 @@ public sealed class OrderRepository(LabDb db)
     private static readonly DbOperation HistoryOrders = new("customer.order-history", "orders", "SELECT",
         $"SELECT {OrderColumns} FROM orders WHERE customer_id = @customerId ORDER BY created_at DESC LIMIT @limit");
 
-    private static readonly DbOperation HistoryLines = new("customer.order-history-lines", "order_lines", "SELECT",
-        "SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE order_id IN @orderIds ORDER BY order_id, line_no");
+    // A list parameter is spelled per provider (IN @list expanded by Dapper, or = ANY(@array)).
+    private readonly DbOperation _historyLines = new("customer.order-history-lines", "order_lines", "SELECT",
+        $"SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE {db.Dialect.InList("order_id", "@orderIds")} ORDER BY order_id, line_no");
 
     private static readonly DbOperation LinesOfOrder = new("customer.order-lines", "order_lines", "SELECT",
         "SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE order_id = @orderId ORDER BY line_no");
@@ -91,8 +92,8 @@ public sealed class OrderRepository(LabDb db)
             return [];
         }
 
-        var lines = await db.RunAsync(HistoryLines, async connection =>
-            (await connection.QueryAsync<LineRow>(new CommandDefinition(HistoryLines.Statement,
+        var lines = await db.RunAsync(_historyLines, async connection =>
+            (await connection.QueryAsync<LineRow>(new CommandDefinition(_historyLines.Statement,
                 new { orderIds = orders.Select(order => order.order_id).ToArray() }, cancellationToken: cancellationToken))).ToList(),
             cancellationToken);
         var linesByOrder = lines.ToLookup(line => line.order_id);
@@ -119,6 +120,23 @@ public sealed class OrderRepository(LabDb db)
         db.RunAsync(HistoryOrders, async connection =>
             (await connection.QueryAsync<OrderRow>(new CommandDefinition(HistoryOrders.Statement,
                 new { customerId, limit }, cancellationToken: cancellationToken))).ToList(), cancellationToken);
+
+    /// <summary>
+    /// Orders untouched since <paramref name="untouchedSince"/> that are still mid-saga (not confirmed, shipped or
+    /// cancelled) or whose order-status view disagrees with them (an event the stream lost). Housekeeping outside
+    /// the traced pipeline: it is not a shop call and must not count against the shop's pool or telemetry.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> FindUnsettledAsync(DateTimeOffset untouchedSince, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenUntracedAsync(cancellationToken);
+        var ids = await connection.QueryAsync<string>(new CommandDefinition("""
+            SELECT o.order_id FROM orders o LEFT JOIN order_status_view v ON v.order_id = o.order_id
+            WHERE o.updated_at < @before
+                AND (o.status NOT IN ('Confirmed', 'Shipped', 'Cancelled') OR v.order_id IS NULL OR v.status <> o.status)
+            ORDER BY o.updated_at LIMIT @limit
+            """, new { before = ShopKeys.ToUnixMs(untouchedSince), limit }, cancellationToken: cancellationToken));
+        return ids.Select(Guid.Parse).ToList();
+    }
 
     private static Order ToOrder(OrderRow row, IEnumerable<LineRow> lines) => new(
         Guid.Parse(row.order_id),

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Diagnostics;
 using Dapper;
 using Lab.Contracts;
@@ -23,12 +22,15 @@ public sealed class ShopDatabase(LabDb db, IOptions<SeedOptions> seedOptions, IL
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
         using var activity = LabTelemetry.Source.StartActivity("shop.database.initialize");
+        var dialect = db.Dialect;
         await using var connection = await db.OpenUntracedAsync(cancellationToken);
-        await connection.ExecuteAsync("PRAGMA journal_mode = WAL;");
+        await dialect.PrepareDatabaseAsync(connection);
 
-        // BEGIN IMMEDIATE takes the write lock first, so two silos starting together seed only once.
+        // The set-up lock (SQLite: BEGIN IMMEDIATE's write lock; PostgreSQL: an advisory lock) makes two silos
+        // starting together seed only once.
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(ShopSchema.Create, transaction: transaction);
+        await dialect.LockForSetupAsync(connection, transaction, "lab.shop.seed");
+        await connection.ExecuteAsync(dialect.Ddl(ShopSchema.Create), transaction: transaction);
         var seeded = await connection.ExecuteScalarAsync<string?>(
             "SELECT value FROM lab_meta WHERE key = 'seed'", transaction: transaction);
         var seed = seedOptions.Value;
@@ -46,58 +48,57 @@ public sealed class ShopDatabase(LabDb db, IOptions<SeedOptions> seedOptions, IL
         }
 
         var started = Stopwatch.GetTimestamp();
-        await SeedAsync(connection, transaction, seed);
+        var data = Generate(seed);
+        foreach (var table in data)
+        {
+            await dialect.BulkInsertAsync(connection, transaction, table.Name, table.Columns, table.Rows, cancellationToken);
+        }
+
         await connection.ExecuteAsync("INSERT INTO lab_meta (key, value) VALUES ('seed', @fingerprint)",
             new { fingerprint }, transaction);
         await transaction.CommitAsync(cancellationToken);
-        logger.LogInformation("Seeded {Products} products, {Customers} customers, {Orders} historical orders in {Elapsed:0.0} s",
-            seed.Products, seed.Customers, seed.HistoricalOrders, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        logger.LogInformation("Seeded {Products} products, {Customers} customers, {Orders} historical orders into {System} in {Elapsed:0.0} s",
+            seed.Products, seed.Customers, seed.HistoricalOrders, dialect.SystemName, Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
-    private static async Task SeedAsync(DbConnection connection, DbTransaction transaction, SeedOptions seed)
+    /// <summary>The seed rows, table by table (a bulk load writes one table at a time); the same seed gives the same rows.</summary>
+    private static IReadOnlyList<SeedTable> Generate(SeedOptions seed)
     {
         var random = new Random(seed.RandomSeed);
         var prices = new long[seed.Products + 1];
+        var products = new SeedTable("products", ["sku", "name", "category", "price_cents", "description", "popularity_rank"]);
+        var inventory = new SeedTable("inventory", ["sku", "initial_stock", "available", "reserved", "sold", "version"]);
+        var customers = new SeedTable("customers", ["customer_id", "name", "email"]);
+        var orders = new SeedTable("orders",
+            ["order_id", "customer_id", "status", "total_cents", "failure_reason", "payment_id", "created_at", "updated_at", "last_sequence"]);
+        var lines = new SeedTable("order_lines", ["order_id", "line_no", "sku", "quantity", "unit_price_cents"]);
+        var views = new SeedTable("order_status_view", ["order_id", "status", "last_sequence", "events_applied", "updated_at"]);
+        IReadOnlyList<SeedTable> tables = [products, inventory, customers, orders, lines, views];
 
-        await using (var product = Prepare(connection, transaction,
-            "INSERT INTO products (sku, name, category, price_cents, description, popularity_rank) VALUES ($1, $2, $3, $4, $5, $6)", 6))
-        await using (var stock = Prepare(connection, transaction,
-            "INSERT INTO inventory (sku, initial_stock, available, reserved, sold, version) VALUES ($1, $2, $2, 0, 0, 0)", 2))
+        for (var rank = 1; rank <= seed.Products; rank++)
         {
-            for (var rank = 1; rank <= seed.Products; rank++)
-            {
-                var sku = ShopKeys.Sku(rank);
-                var name = $"{Adjectives[random.Next(Adjectives.Length)]} {Nouns[random.Next(Nouns.Length)]} {rank}";
-                prices[rank] = 199 + random.Next(0, 50_000);
-                await Run(product, sku, name, Categories[random.Next(Categories.Length)], prices[rank],
-                    $"The {name}, a lab product of popularity rank {rank}.", rank);
-                await Run(stock, sku, random.Next(seed.MinStock, Math.Max(seed.MinStock, seed.MaxStock) + 1));
-            }
+            var sku = ShopKeys.Sku(rank);
+            var name = $"{Adjectives[random.Next(Adjectives.Length)]} {Nouns[random.Next(Nouns.Length)]} {rank}";
+            prices[rank] = 199 + random.Next(0, 50_000);
+            products.Add(sku, name, Categories[random.Next(Categories.Length)], prices[rank],
+                $"The {name}, a lab product of popularity rank {rank}.", (long)rank);
+            long stock = random.Next(seed.MinStock, Math.Max(seed.MinStock, seed.MaxStock) + 1);
+            inventory.Add(sku, stock, stock, 0L, 0L, 0L);
         }
 
-        await using (var customer = Prepare(connection, transaction,
-            "INSERT INTO customers (customer_id, name, email) VALUES ($1, $2, $3)", 3))
+        for (var id = 1; id <= seed.Customers; id++)
         {
-            for (var id = 1; id <= seed.Customers; id++)
-            {
-                await Run(customer, id, $"Customer {id}", $"customer{id}@shop.lab");
-            }
+            customers.Add((long)id, $"Customer {id}", $"customer{id}@shop.lab");
         }
 
         if (seed.Products == 0 || seed.Customers == 0)
         {
-            return;
+            return tables;
         }
 
-        var products = new Zipf(seed.Products, seed.ZipfExponent);
-        var customers = new Zipf(seed.Customers, seed.ZipfExponent);
+        var productRanks = new Zipf(seed.Products, seed.ZipfExponent);
+        var customerRanks = new Zipf(seed.Customers, seed.ZipfExponent);
         var epoch = new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
-        await using var order = Prepare(connection, transaction,
-            "INSERT INTO orders (order_id, customer_id, status, total_cents, failure_reason, payment_id, created_at, updated_at, last_sequence) VALUES ($1, $2, $3, $4, $5, NULL, $6, $6, $7)", 7);
-        await using var line = Prepare(connection, transaction,
-            "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_cents) VALUES ($1, $2, $3, $4, $5)", 5);
-        await using var view = Prepare(connection, transaction,
-            "INSERT INTO order_status_view (order_id, status, last_sequence, events_applied, updated_at) VALUES ($1, $2, $3, $3, $4)", 4);
         var guidBytes = new byte[16];
         for (var i = 0; i < seed.HistoricalOrders; i++)
         {
@@ -108,45 +109,32 @@ public sealed class ShopDatabase(LabDb db, IOptions<SeedOptions> seedOptions, IL
             long total = 0;
             for (var lineNo = 1; lineNo <= lineCount; lineNo++)
             {
-                var rank = products.Next(random);
-                var quantity = 1 + random.Next(0, 3);
+                var rank = productRanks.Next(random);
+                long quantity = 1 + random.Next(0, 3);
                 total += prices[rank] * quantity;
-                await Run(line, orderId, lineNo, ShopKeys.Sku(rank), quantity, prices[rank]);
+                lines.Add(orderId, (long)lineNo, ShopKeys.Sku(rank), quantity, prices[rank]);
             }
 
             // Historical orders went through the whole saga: placed, reserved, paid, confirmed, then shipped or cancelled.
             var cancelled = random.Next(0, 20) == 0;
-            var status = cancelled ? OrderStatus.Cancelled : OrderStatus.Shipped;
-            var sequence = cancelled ? 2 : 5;
-            await Run(order, orderId, customers.Next(random), status.ToString(), total,
-                cancelled ? (object)"out of stock" : DBNull.Value, createdAt, sequence);
-            await Run(view, orderId, status.ToString(), sequence, createdAt);
+            var status = (cancelled ? OrderStatus.Cancelled : OrderStatus.Shipped).ToString();
+            long sequence = cancelled ? 2 : 5;
+            orders.Add(orderId, (long)customerRanks.Next(random), status, total, cancelled ? "out of stock" : null, null,
+                createdAt, createdAt, sequence);
+            views.Add(orderId, status, sequence, sequence, createdAt);
         }
+
+        return tables;
     }
 
-    private static DbCommand Prepare(DbConnection connection, DbTransaction transaction, string sql, int parameterCount)
+    private sealed class SeedTable(string name, IReadOnlyList<string> columns)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        for (var i = 1; i <= parameterCount; i++)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = $"${i}";
-            command.Parameters.Add(parameter);
-        }
+        private readonly List<object?[]> _rows = [];
 
-        command.Prepare();
-        return command;
-    }
+        public string Name => name;
+        public IReadOnlyList<string> Columns => columns;
+        public IReadOnlyList<object?[]> Rows => _rows;
 
-    private static Task<int> Run(DbCommand command, params object[] values)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters[i].Value = values[i];
-        }
-
-        return command.ExecuteNonQueryAsync();
+        public void Add(params object?[] values) => _rows.Add(values);
     }
 }

@@ -55,11 +55,19 @@ public sealed class ShopScenarioStore(LabDb db) : IScenarioStore
     private async Task<System.Data.Common.DbConnection> OpenAsync(CancellationToken ct)
     {
         var connection = await db.OpenUntracedAsync(ct);
-        // A pooled connection may still carry disk-full's cap; the lab's own state must stay writable to switch it off.
-        await connection.ExecuteAsync("PRAGMA max_page_count = 4294967294");
+        if (db.Dialect.Provider == DatabaseProvider.Sqlite)
+        {
+            // A pooled connection may still carry disk-full's cap; the lab's own state must stay writable to switch it off.
+            await connection.ExecuteAsync("PRAGMA max_page_count = 4294967294");
+        }
+
         if (Interlocked.Exchange(ref _schemaReady, 1) == 0)
         {
-            await connection.ExecuteAsync(Schema);
+            // Under the set-up lock: on PostgreSQL two processes running CREATE TABLE IF NOT EXISTS at once can collide.
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await db.Dialect.LockForSetupAsync(connection, transaction, "lab.scenario.store");
+            await connection.ExecuteAsync(db.Dialect.Ddl(Schema), transaction: transaction);
+            await transaction.CommitAsync(ct);
         }
 
         return connection;

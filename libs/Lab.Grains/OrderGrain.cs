@@ -33,7 +33,47 @@ public sealed class OrderGrain(
         {
             _order = stored.Order;
             _sequence = stored.LastSequence;
+            if (_order.Status is not (OrderStatus.Confirmed or OrderStatus.Shipped or OrderStatus.Cancelled))
+            {
+                // A new activation of an order mid-saga: the saga's activation died with its silo. Every step is
+                // idempotent (reservations by order id, the charge by its idempotency key), so it runs again.
+                this.RegisterGrainTimer(ResumeSagaAsync, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            }
         }
+    }
+
+    private async Task ResumeSagaAsync(CancellationToken cancellationToken)
+    {
+        if (_order is null or { Status: OrderStatus.Confirmed or OrderStatus.Shipped or OrderStatus.Cancelled })
+        {
+            return;
+        }
+
+        logger.LogWarning("Order {OrderId} was left {Status} by a saga that stopped (lost activation or failed step); resuming it",
+            OrderId, _order.Status);
+        if (_order.Status == OrderStatus.PaymentCaptured)
+        {
+            await CompleteCommitsAsync();
+            return;
+        }
+
+        // Nothing committed yet: reservations are idempotent per order and the charge per idempotency key. The caller
+        // that set a deadline is long gone: none applies.
+        await RunSagaAsync(deadline: null);
+    }
+
+    /// <summary>
+    /// A paid order whose saga stopped while committing: commits what is still reserved and confirms. A reservation
+    /// already gone was committed before the saga stopped (recovery runs well within the reservation TTL).
+    /// </summary>
+    private async Task CompleteCommitsAsync()
+    {
+        foreach (var line in _order!.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal))
+        {
+            await Inventory(line.Sku).CommitAsync(OrderId);
+        }
+
+        await AdvanceAsync(OrderStatus.Confirmed, OrderEventKind.Confirmed);
     }
 
     public Task<Order?> GetAsync() => Task.FromResult(_order);
@@ -144,7 +184,7 @@ public sealed class OrderGrain(
                 await ReleaseAsync(lines.Except(committed).ToList());
                 var refund = await payments.RefundAsync(charge.Charge.ChargeId);
                 return await CancelAsync(CheckoutFailure.OutOfStock,
-                    $"{line.Sku}: reservation expired before commit; refund {(refund.Succeeded ? "done" : $"failed: {refund.Error}")}");
+                    $"{line.Sku}: reservation expired before commit; refund {(refund.Succeeded ? "done" : $"failed: {refund.Error}")}", refunded: true);
             }
 
             committed.Add(line);
@@ -199,6 +239,30 @@ public sealed class OrderGrain(
         await AdvanceAsync(OrderStatus.Shipped, OrderEventKind.Shipped, shipmentId);
     }
 
+    /// <summary>
+    /// Recovery (see OrderRecoveryService): publishes the latest event again and, if the saga stopped mid-way (its step
+    /// threw, e.g. a grain on a dead silo), runs it again. A call gets here only between turns of this non-reentrant
+    /// grain, so a non-final order here has no saga running.
+    /// </summary>
+    public async Task RepublishAsync()
+    {
+        if (_order is null)
+        {
+            return;
+        }
+
+        await PublishAsync(_order.Status switch
+        {
+            OrderStatus.Placed => OrderEventKind.Placed,
+            OrderStatus.StockReserved => OrderEventKind.StockReserved,
+            OrderStatus.PaymentCaptured => OrderEventKind.PaymentCaptured,
+            OrderStatus.Confirmed => OrderEventKind.Confirmed,
+            OrderStatus.Shipped => OrderEventKind.Shipped,
+            _ => OrderEventKind.Cancelled,
+        }, "republished");
+        await ResumeSagaAsync(CancellationToken.None);
+    }
+
     private IInventoryGrain Inventory(string sku) => GrainFactory.GetGrain<IInventoryGrain>(sku);
 
     private async Task<ReservationResult> ReserveAsync(OrderLine line)
@@ -224,8 +288,14 @@ public sealed class OrderGrain(
         }
     }
 
-    private async Task<CheckoutResult> CancelAsync(CheckoutFailure failure, string? detail)
+    private async Task<CheckoutResult> CancelAsync(CheckoutFailure failure, string? detail, bool refunded = false)
     {
+        if (!refunded && _order!.PaymentId is { } paymentId)
+        {
+            // Only a resumed saga gets here paid: a cancelled order must not keep the customer's money.
+            await payments.RefundAsync(paymentId);
+        }
+
         logger.LogWarning("Order {OrderId} cancelled: {Failure} {Detail}", OrderId, failure, detail);
         _order = _order! with { FailureReason = $"{failure}: {detail}" };
         await AdvanceAsync(OrderStatus.Cancelled, OrderEventKind.Cancelled, detail);

@@ -18,6 +18,18 @@ public sealed class ShopOptions
     /// <summary>How often an inventory grain with open reservations looks for expired ones.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan ReservationSweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long an order may sit mid-saga untouched before a silo presumes its saga died with its silo and
+    /// reactivates the order grain, which resumes it. Longer than any live saga step takes, and well within
+    /// ReservationTtl (a paid order's missing reservation is then taken as committed).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan OrderRecoveryAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often each silo looks for orders left mid-saga.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    public TimeSpan OrderRecoveryInterval { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>Where the payment provider is and how long the shop waits for it.</summary>

@@ -36,6 +36,7 @@ public static class ShopSiloBuilderExtensions
         services.AddShopData(configuration);
         services.AddOptions<ShopOptions>().Bind(configuration.GetSection(ShopOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
+        services.AddHostedService<OrderRecoveryService>();
         services.AddOptions<PaymentsClientOptions>().Bind(configuration.GetSection(PaymentsClientOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);

@@ -40,6 +40,15 @@ public sealed class DeadlockScenario : Scenario
                     "database: the failing inventory db span lasts the busy timeout, holds a SELECT before its UPDATE, and ends in 'database is locked'.",
             Restore: "lab scenario change deadlock --set cure=true (the call-back re-enters the call chain / writers take the lock first, checkouts finish in milliseconds), or lab scenario disable deadlock. Orders caught in a grain deadlock stay Placed: lab verify lists them as stuck."));
 
+    // The database mode acts on SQLite's lock upgrade; PostgreSQL takes row locks up front here, so it has no such path.
+    public override void Validate(ScenarioActivation candidate, ResourceCaps caps, ValidationErrors errors)
+    {
+        if (candidate.GetString("mode") == DatabaseMode)
+        {
+            ShopDatabaseSystem.RequireSqlite($"{Name} (mode=database)", errors);
+        }
+    }
+
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation) && (activation.GetString("mode") == DatabaseMode
             // database: the inventory write transactions, to read the row before the update.

@@ -17,7 +17,7 @@ public sealed class DiskFullScenario : Scenario
     public override ScenarioMeta Meta { get; } = new(
         Name: Name,
         Category: "resources",
-        Description: "Caps the SQLite database at its current size (PRAGMA max_page_count = page_count) on every write connection, so writes that need space fail with the real 'database or disk is full' error while reads go on.",
+        Description: "Caps the SQLite database at its current size (PRAGMA max_page_count = page_count) on every write connection, so writes that need space fail with the real 'database or disk is full' error while reads go on. Requires the SQLite provider.",
         Targets: [HookPoint.Repository, HookPoint.Process],
         Parameters:
         [
@@ -30,6 +30,10 @@ public sealed class DiskFullScenario : Scenario
             Hint: "Browsing works, buying does not. What do the failed checkout traces have in common, and which statement fails first?",
             Verify: "The failing span is a write (INSERT INTO orders...) with error.type Microsoft.Data.Sqlite.SqliteException and the message 'database or disk is full'; read spans in the same period succeed; lab.orders.placed stops while catalog traffic goes on.",
             Restore: "lab scenario disable disk-full; the pools are cleared, new connections have no cap and the next checkout succeeds."));
+
+    // page_count and max_page_count are SQLite's; PostgreSQL has no per-connection size cap to act on.
+    public override void Validate(ScenarioActivation candidate, ResourceCaps caps, ValidationErrors errors) =>
+        ShopDatabaseSystem.RequireSqlite(Name, errors);
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation) && ctx.Point == HookPoint.Repository && IsWrite(ctx);

@@ -1,30 +1,37 @@
 using System.Data.Common;
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
 using Polly;
 
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #4: inventory writes on hot SKUs hold the database write lock longer. The hold runs inside the
-/// write transaction the repository opened with BEGIN IMMEDIATE, so SQLite's single write lock stays taken
-/// and every other writer (any SKU, orders, carts) queues on it; the wait shows as lab.db.lock_wait_ms.
+/// Catalog #4: inventory writes on hot SKUs hold a database lock longer. The hold runs inside the write
+/// transaction the repository opened. On SQLite that transaction began with BEGIN IMMEDIATE, so the single write
+/// lock stays taken and every other writer (any SKU, orders, carts) queues on it. On PostgreSQL there is no such
+/// lock: the transaction first takes a real row lock on the hottest SKU's stock row (SELECT ... FOR UPDATE, as a
+/// "best-sellers" stock check would) and holds it, so every hot-SKU writer queues on that row. Either way the wait
+/// shows as lab.db.lock_wait_ms on the waiting db span.
 /// </summary>
 public sealed class LockContentionScenario : Scenario
 {
     public const string Name = "lock-contention";
+
+    private const string LockHottestRow = "SELECT sku FROM inventory WHERE sku = 'SKU-00001' FOR UPDATE";
 
     private static readonly ResiliencePipeline HoldPipeline = ScenarioChaos.Latency(i => i.Activation.GetDuration("hold"));
 
     public override ScenarioMeta Meta { get; } = new(
         Name: Name,
         Category: "database",
-        Description: "Inventory write transactions on hot SKUs hold the database write lock for an extra time before they commit; concurrent writers queue behind them.",
+        Description: "Inventory write transactions on hot SKUs hold a database lock for an extra time before they commit; concurrent writers queue behind them. SQLite: the database's write lock; PostgreSQL: a row lock (SELECT ... FOR UPDATE) on the hottest SKU's stock row.",
         Targets: [HookPoint.Repository],
         Parameters:
         [
             ParameterSpec.Duration("hold", "100ms", "Extra time each matching write transaction keeps the write lock.", min: "1ms", max: "10s"),
             ParameterSpec.Int("hotSkus", 10, "The N most popular SKUs (SKU-00001..N) whose writes hold the lock; 0 = every SKU.", min: 0, max: 1_000_000, unit: "SKUs"),
         ],
-        Signature: "db spans of writes (inventory.*, order.*, cart.*) carry a growing lab.db.lock_wait_ms: time queued in BEGIN IMMEDIATE behind the holder; the holders' inventory.reserve/commit spans carry lab.scenario=lock-contention; checkout p99 grows with the number of concurrent checkouts, and barely at all with one.",
+        Signature: "db spans of writes carry a growing lab.db.lock_wait_ms: time queued behind the holder (SQLite: in BEGIN IMMEDIATE, every writer; PostgreSQL: in SELECT ... FOR UPDATE, hot-SKU writers); the holders' inventory.reserve/commit spans carry lab.scenario=lock-contention; checkout p99 grows with the number of concurrent checkouts, and barely at all with one.",
         Cure: "Shorter transactions (do no slow work while holding the write lock) and per-SKU grain serialisation, so one SKU's writes never compete with each other and the lock is held for microseconds.",
         Runbook: new Runbook(
             Break: "lab scenario enable lock-contention --set hold=100ms --set hotSkus=10",
@@ -40,6 +47,19 @@ public sealed class LockContentionScenario : Scenario
             || (ctx.RepositoryOperation?.StartsWith("inventory.", StringComparison.Ordinal) ?? false))
         && ShopScenarioState.IsHot(ctx.Sku, activation.GetInt("hotSkus"));
 
-    public override ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct) =>
-        ScenarioChaos.RunAsync(HoldPipeline, ctx, activation, ct);
+    public override async ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct)
+    {
+        if (ctx.Carrier is DbTransaction { Connection: { } connection } transaction and not SqliteTransaction)
+        {
+            // Row locks only: take the hottest row the holder then sits on; the wait for it is lock wait too.
+            var started = Stopwatch.GetTimestamp();
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = LockHottestRow;
+            await command.ExecuteNonQueryAsync(ct);
+            DbLockWait.Add(Activity.Current, Stopwatch.GetElapsedTime(started));
+        }
+
+        await ScenarioChaos.RunAsync(HoldPipeline, ctx, activation, ct);
+    }
 }

@@ -49,8 +49,11 @@ public sealed class ChargeRepository(LabDb db)
     public async Task InitializeAsync()
     {
         await using var connection = await db.OpenUntracedAsync();
-        await connection.ExecuteAsync("PRAGMA journal_mode = WAL;");
-        await connection.ExecuteAsync(Schema);
+        await db.Dialect.PrepareDatabaseAsync(connection);
+        await using var transaction = await connection.BeginTransactionAsync();
+        await db.Dialect.LockForSetupAsync(connection, transaction, "lab.payments.schema");
+        await connection.ExecuteAsync(db.Dialect.Ddl(Schema), transaction: transaction);
+        await transaction.CommitAsync();
     }
 
     /// <summary>Creates the charge unless the idempotency key was seen; then returns the first charge made with it.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Lab.Cli.Launch;
 using Lab.Cli.Verify;
 using Lab.Load;
 using Lab.Load.Cli;
@@ -40,8 +41,9 @@ public sealed record ExperimentOptions
 /// <summary>Where the lab's processes answer: the storefront (shop and control API) and every process's /metrics.</summary>
 /// <param name="DataDirectory">The lab's data directory (data/shop.db, data/payments.db), for the invariant checks.</param>
 /// <param name="Keys">The SKUs and customers the lab was seeded with, which the journeys draw from.</param>
+/// <param name="Postgres">The shop's PostgreSQL connection string when the lab runs on PostgreSQL, else null (SQLite files).</param>
 public sealed record ExperimentLab(Uri Storefront, IReadOnlyDictionary<string, Uri> Services, string ControlToken, string DataDirectory, string? AspireUrl,
-    WorkloadKeys Keys);
+    WorkloadKeys Keys, string? Postgres = null);
 
 /// <summary>Thrown for a scenario the lab does not know, or a control call that fails.</summary>
 public sealed class ExperimentException(string message, Exception? inner = null) : Exception(message, inner);
@@ -86,7 +88,6 @@ public static class ExperimentRunner
         var started = DateTimeOffset.UtcNow;
         var results = new List<ExperimentPhaseReport>();
         var warnings = new List<string>();
-        var directory = Path.Combine(lab.DataDirectory, "data");
         await SwitchAsync(http, lab, options.Scenario, null, options, cancellationToken);
         if (options.WarmUp > TimeSpan.Zero)
         {
@@ -101,7 +102,7 @@ public static class ExperimentRunner
                 var (name, phaseParameters) = phases[index];
                 status($"phase {index + 1}/{phases.Count}: {name}");
                 await SwitchAsync(http, lab, options.Scenario, phaseParameters, options, cancellationToken);
-                var violationsBefore = Verify(directory, warnings);
+                var violationsBefore = Verify(lab, warnings);
                 var before = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
                 var startSeconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
                 var plan = PlanOf(options, lab, mix, options.Phase, options.Seed + index);
@@ -111,7 +112,7 @@ public static class ExperimentRunner
                 // Let the last responses reach the exporters' counters, and give a stuck order time to count as stuck.
                 await Task.Delay(StuckAfter + TimeSpan.FromSeconds(1) + definition.Settle, cancellationToken);
                 var after = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
-                var violationsAfter = Verify(directory, warnings);
+                var violationsAfter = Verify(lab, warnings);
                 var measurements = new PhaseMeasurements(before, after, load);
                 results.Add(PhaseReportOf(index, name, phaseParameters, startSeconds, (DateTimeOffset.UtcNow - started).TotalSeconds,
                     definition, measurements, NewViolations(violationsBefore, violationsAfter)));
@@ -195,11 +196,14 @@ public static class ExperimentRunner
         return after.Where(v => !known.Contains((v.Invariant, v.Id))).ToList();
     }
 
-    private static IReadOnlyList<Violation>? Verify(string dataDirectory, List<string> warnings)
+    private static IReadOnlyList<Violation>? Verify(ExperimentLab lab, List<string> warnings)
     {
         try
         {
-            return ShopVerifier.Verify(Path.Combine(dataDirectory, "shop.db"), Path.Combine(dataDirectory, "payments.db"), StuckAfter, DateTimeOffset.UtcNow);
+            var data = Path.Combine(lab.DataDirectory, "data");
+            return lab.Postgres is { } shop
+                ? ShopVerifier.VerifyPostgres(shop, LabPostgres.PaymentsConnectionString(shop), StuckAfter, DateTimeOffset.UtcNow)
+                : ShopVerifier.Verify(Path.Combine(data, "shop.db"), Path.Combine(data, "payments.db"), StuckAfter, DateTimeOffset.UtcNow);
         }
         catch (VerifyDatabaseException ex)
         {

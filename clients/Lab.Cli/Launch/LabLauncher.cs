@@ -24,6 +24,12 @@ public static class LabLauncher
         }
 
         EnsurePortsFree(topology);
+        if (topology.Postgres is { } postgres)
+        {
+            progress("preparing the PostgreSQL databases");
+            await LabPostgres.PrepareAsync(postgres, cancellationToken);
+        }
+
         var logDirectory = Path.Combine(dataDirectory, "logs");
         Directory.CreateDirectory(Path.Combine(dataDirectory, "data"));
 
@@ -40,8 +46,7 @@ public static class LabLauncher
                 ["ASPNETCORE_URLS"] = topology.PaymentsUrl,
                 ["Lab__ServiceName"] = "payments",
                 ["Lab__Scenarios__ControlApiUrl"] = topology.StorefrontUrl,
-                ["Database__ConnectionString"] = $"Data Source={Path.Combine(dataDirectory, "data", "payments.db")}",
-            }), dataDirectory, logDirectory));
+            }, PaymentsDatabase(topology, dataDirectory)), dataDirectory, logDirectory));
 
             // The primary silo seeds the database and must be up before the others join through it.
             var silos = new List<Task>();
@@ -55,9 +60,8 @@ public static class LabLauncher
                     ["Orleans__SiloPort"] = (topology.SiloPort + silo - 1).ToString(),
                     ["Orleans__GatewayPort"] = (topology.GatewayPort + silo - 1).ToString(),
                     ["Orleans__PrimarySiloPort"] = topology.SiloPort.ToString(),
-                    ["Database__ConnectionString"] = $"Data Source={Path.Combine(dataDirectory, "data", "shop.db")}",
                     ["Payments__BaseUrl"] = topology.PaymentsUrl,
-                }), dataDirectory, logDirectory));
+                }, ShopDatabase(topology, dataDirectory), Clustering(topology)), dataDirectory, logDirectory));
                 var healthy = WaitHealthyAsync(process, topology.SiloUrl(silo), cancellationToken);
                 if (silo == 1)
                 {
@@ -80,7 +84,7 @@ public static class LabLauncher
                 ["Lab__Scenarios__ControlToken"] = lab.ControlToken,
                 // The control panel lists the reports `lab load` writes there and links traces to the viewer.
                 ["Lab__ReportsDirectory"] = lab.ReportsDirectory,
-            });
+            }, Clustering(topology));
             if (lab.TelemetryViewerUrl is { } viewer)
             {
                 storefrontSettings["Lab__TelemetryViewerUrl"] = viewer;
@@ -152,16 +156,35 @@ public static class LabLauncher
         return $"http://127.0.0.1:{topology.OtlpGrpcPort}";
     }
 
-    private static Dictionary<string, string> With(Dictionary<string, string> common, Dictionary<string, string> own)
+    private static Dictionary<string, string> With(Dictionary<string, string> common, params Dictionary<string, string>[] own)
     {
         var merged = new Dictionary<string, string>(common);
-        foreach (var (key, value) in own)
+        foreach (var (key, value) in own.SelectMany(settings => settings))
         {
             merged[key] = value;
         }
 
         return merged;
     }
+
+    private static Dictionary<string, string> ShopDatabase(LabTopology topology, string dataDirectory) => topology.Postgres is { } postgres
+        ? new() { ["Database__Provider"] = "Postgres", ["Database__ConnectionString"] = postgres }
+        : new() { ["Database__ConnectionString"] = $"Data Source={Path.Combine(dataDirectory, "data", "shop.db")}" };
+
+    private static Dictionary<string, string> PaymentsDatabase(LabTopology topology, string dataDirectory) => topology.Postgres is { } postgres
+        ? new() { ["Database__Provider"] = "Postgres", ["Database__ConnectionString"] = LabPostgres.PaymentsConnectionString(postgres) }
+        : new() { ["Database__ConnectionString"] = $"Data Source={Path.Combine(dataDirectory, "data", "payments.db")}" };
+
+    /// <summary>On PostgreSQL the silos find each other (and the storefront its gateways) in the membership table.</summary>
+    private static Dictionary<string, string> Clustering(LabTopology topology) => topology.Postgres is { } postgres
+        ? new()
+        {
+            ["Orleans__Clustering"] = "AdoNet",
+            ["Orleans__ClusteringConnectionString"] = postgres,
+            ["Orleans__ClusterId"] = LabPostgres.ClusterId,
+            ["Orleans__AdvertisedHost"] = "127.0.0.1",
+        }
+        : new();
 
     private static void EnsurePortsFree(LabTopology topology)
     {

@@ -27,6 +27,12 @@ public sealed record LabTopology
     /// <summary>Databases, logs and the control token live here.</summary>
     public string DataDirectory { get; init; } = ".lab";
 
+    /// <summary>
+    /// The shop's PostgreSQL connection string when the lab runs on PostgreSQL (`lab up --postgres`): payments gets
+    /// a sibling database and the silos cluster through the ADO.NET membership table. Null: SQLite files, localhost clustering.
+    /// </summary>
+    public string? Postgres { get; init; }
+
     /// <summary>Extra settings passed to every lab process as environment variables (e.g. "Seed__Products").</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 

@@ -17,6 +17,11 @@ public sealed class TopologyOptions
     private readonly Option<int> _silos = new("--silos") { Description = "Number of silos in the cluster (1-5)", DefaultValueFactory = _ => Defaults.Silos };
     private readonly Option<string> _dataDirectory = new("--data-dir") { Description = "Directory for databases, logs and the control token", DefaultValueFactory = _ => Defaults.DataDirectory };
     private readonly Option<bool> _noViewer = new("--no-dashboard") { Description = "Do not start the Aspire dashboard" };
+    private readonly Option<string?> _postgres = new("--postgres")
+    {
+        Description = $"Run on a local PostgreSQL instead of SQLite files, with Orleans clustering in it; optional connection string (default \"{LabPostgres.DefaultConnectionString}\"; payments uses a sibling database, both created if missing)",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
 
     public TopologyOptions()
     {
@@ -31,7 +36,7 @@ public sealed class TopologyOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _storefrontPort, _paymentsPort, _siloHttpPort, _siloPort, _gatewayPort, _dashboardPort, _otlpPort, _silos, _dataDirectory, _noViewer })
+        foreach (var option in new Option[] { _storefrontPort, _paymentsPort, _siloHttpPort, _siloPort, _gatewayPort, _dashboardPort, _otlpPort, _silos, _dataDirectory, _noViewer, _postgres })
         {
             command.Options.Add(option);
         }
@@ -50,6 +55,7 @@ public sealed class TopologyOptions
         Silos = result.GetValue(_silos),
         DataDirectory = result.GetValue(_dataDirectory)!,
         TelemetryViewer = !result.GetValue(_noViewer),
+        Postgres = result.GetResult(_postgres) is null ? null : result.GetValue(_postgres) ?? LabPostgres.DefaultConnectionString,
     };
 
     private static Option<int> Port(string name, string description, int defaultValue)

@@ -1,4 +1,6 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace Lab.Cli.Verify;
 
@@ -11,105 +13,145 @@ public sealed class VerifyDatabaseException(string message, Exception? inner = n
 /// <summary>
 /// Checks the shop's invariants against its databases after a run: stock conservation, reservations left over,
 /// double charges, charges without an order, cancelled orders not refunded, orders stuck mid-saga, and the
-/// order-status projection disagreeing with the orders table. Read-only.
+/// order-status projection disagreeing with the orders table. Read-only. The shop and payments are separate
+/// databases (on PostgreSQL they cannot be joined), so checks that span both join in memory.
 /// </summary>
 public static class ShopVerifier
 {
     private static readonly string[] FinalStatuses = ["Confirmed", "Shipped", "Cancelled"];
 
+    /// <summary>Checks the SQLite databases of an embedded lab.</summary>
     /// <param name="shopDatabase">Path of shop.db.</param>
     /// <param name="paymentsDatabase">Path of payments.db.</param>
     /// <param name="stuckAfter">An order not in a final status and untouched for longer than this is stuck.</param>
     /// <param name="now">The clock reading to compare order times with.</param>
     public static IReadOnlyList<Violation> Verify(string shopDatabase, string paymentsDatabase, TimeSpan stuckAfter, DateTimeOffset now)
     {
-        // Unpooled: the ATTACH must not outlive this check on a reused connection.
-        using var connection = Open(shopDatabase);
-        Attach(connection, paymentsDatabase);
+        using var shop = OpenSqlite(shopDatabase, "orders");
+        using var payments = OpenSqlite(paymentsDatabase, "charges");
+        return Verify(shop, payments, stuckAfter, now);
+    }
+
+    /// <summary>Checks the PostgreSQL databases of a lab (connection strings of the shop's and of payments' database).</summary>
+    public static IReadOnlyList<Violation> VerifyPostgres(string shopConnectionString, string paymentsConnectionString, TimeSpan stuckAfter,
+        DateTimeOffset now)
+    {
+        using var shop = OpenPostgres(shopConnectionString, "orders");
+        using var payments = OpenPostgres(paymentsConnectionString, "charges");
+        return Verify(shop, payments, stuckAfter, now);
+    }
+
+    /// <summary>Checks the invariants over two open connections (the shop's, and payments').</summary>
+    public static IReadOnlyList<Violation> Verify(DbConnection shop, DbConnection payments, TimeSpan stuckAfter, DateTimeOffset now)
+    {
         var violations = new List<Violation>();
 
-        Query(connection, "SELECT sku, initial_stock, available, reserved, sold FROM inventory WHERE initial_stock <> available + reserved + sold ORDER BY sku",
+        Query(shop, "SELECT sku, initial_stock, available, reserved, sold FROM inventory WHERE initial_stock <> available + reserved + sold ORDER BY sku",
             r => violations.Add(new("stock conservation", r.GetString(0),
                 $"initial {r.GetInt64(1)} <> available {r.GetInt64(2)} + reserved {r.GetInt64(3)} + sold {r.GetInt64(4)}")));
-        Query(connection, """
+        Query(shop, """
             SELECT i.sku, i.reserved, COALESCE(SUM(r.quantity), 0) FROM inventory i LEFT JOIN reservations r ON r.sku = i.sku
-            GROUP BY i.sku HAVING i.reserved <> COALESCE(SUM(r.quantity), 0) ORDER BY i.sku
+            GROUP BY i.sku, i.reserved HAVING i.reserved <> COALESCE(SUM(r.quantity), 0) ORDER BY i.sku
             """,
             r => violations.Add(new("reserved matches reservations", r.GetString(0), $"reserved {r.GetInt64(1)}, reservations hold {r.GetInt64(2)}")));
         // Reservations expire within seconds; once the shop is quiet none may be left.
-        Query(connection, "SELECT order_id, sku, quantity FROM reservations WHERE expires_at < $now ORDER BY order_id, sku",
+        Query(shop, "SELECT order_id, sku, quantity FROM reservations WHERE expires_at < @now ORDER BY order_id, sku",
             r => violations.Add(new("no reservation left once quiet", $"{r.GetString(0)}/{r.GetString(1)}", $"{r.GetInt64(2)} units still reserved after expiry")),
-            ("$now", now.ToUnixTimeMilliseconds()));
-        Query(connection, """
-            SELECT order_id, COUNT(*), GROUP_CONCAT(charge_id) FROM payments.charges WHERE refunded_at IS NULL
-            GROUP BY order_id HAVING COUNT(*) > 1 ORDER BY order_id
-            """,
-            r => violations.Add(new("order charged at most once", r.GetString(0), $"{r.GetInt64(1)} charges: {r.GetString(2)}")));
-        Query(connection, "SELECT c.charge_id, c.order_id FROM payments.charges c LEFT JOIN orders o ON o.order_id = c.order_id WHERE o.order_id IS NULL ORDER BY c.charge_id",
-            r => violations.Add(new("charge belongs to an order", r.GetString(0), $"order {r.GetString(1)} does not exist")));
-        Query(connection, """
-            SELECT o.order_id, c.charge_id FROM orders o JOIN payments.charges c ON c.order_id = o.order_id
-            WHERE o.status = 'Cancelled' AND c.refunded_at IS NULL ORDER BY o.order_id
-            """,
-            r => violations.Add(new("cancelled order refunded", r.GetString(0), $"charge {r.GetString(1)} not refunded")));
-        Query(connection, $"SELECT order_id, status, updated_at FROM orders WHERE status NOT IN ({string.Join(", ", FinalStatuses.Select(s => $"'{s}'"))}) AND updated_at < $before ORDER BY order_id",
+            ("now", now.ToUnixTimeMilliseconds()));
+        Query(shop, $"SELECT order_id, status, updated_at FROM orders WHERE status NOT IN ({string.Join(", ", FinalStatuses.Select(s => $"'{s}'"))}) AND updated_at < @before ORDER BY order_id",
             r => violations.Add(new("no order stuck mid-saga", r.GetString(0),
                 $"{r.GetString(1)} since {DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)):O}")),
-            ("$before", (now - stuckAfter).ToUnixTimeMilliseconds()));
-        Query(connection, "SELECT o.order_id, o.status, v.status FROM orders o JOIN order_status_view v ON v.order_id = o.order_id WHERE o.status <> v.status ORDER BY o.order_id",
+            ("before", (now - stuckAfter).ToUnixTimeMilliseconds()));
+        Query(shop, "SELECT o.order_id, o.status, v.status FROM orders o JOIN order_status_view v ON v.order_id = o.order_id WHERE o.status <> v.status ORDER BY o.order_id",
             r => violations.Add(new("projection equals orders", r.GetString(0), $"order {r.GetString(1)}, view {r.GetString(2)}")));
+
+        var charges = new List<(string ChargeId, string OrderId, bool Refunded)>();
+        Query(payments, "SELECT charge_id, order_id, refunded_at IS NOT NULL FROM charges ORDER BY charge_id",
+            r => charges.Add((r.GetString(0), r.GetString(1), r.GetBoolean(2))));
+        foreach (var twice in charges.Where(c => !c.Refunded).GroupBy(c => c.OrderId).Where(g => g.Count() > 1).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            violations.Add(new("order charged at most once", twice.Key, $"{twice.Count()} charges: {string.Join(",", twice.Select(c => c.ChargeId))}"));
+        }
+
+        var statuses = OrderStatuses(shop, charges.Select(c => c.OrderId).Distinct().ToList());
+        foreach (var charge in charges.Where(c => !statuses.ContainsKey(c.OrderId)))
+        {
+            violations.Add(new("charge belongs to an order", charge.ChargeId, $"order {charge.OrderId} does not exist"));
+        }
+
+        foreach (var charge in charges.Where(c => !c.Refunded && statuses.GetValueOrDefault(c.OrderId) == "Cancelled").OrderBy(c => c.OrderId, StringComparer.Ordinal))
+        {
+            violations.Add(new("cancelled order refunded", charge.OrderId, $"charge {charge.ChargeId} not refunded"));
+        }
+
         return violations;
     }
 
-    private static SqliteConnection Open(string path)
+    /// <summary>The status of each of <paramref name="orderIds"/> that exists, read in batches.</summary>
+    private static Dictionary<string, string> OrderStatuses(DbConnection shop, IReadOnlyList<string> orderIds)
+    {
+        var statuses = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var batch in orderIds.Chunk(500))
+        {
+            var names = batch.Select((_, i) => ("o" + i, (object)batch[i])).ToArray();
+            Query(shop, $"SELECT order_id, status FROM orders WHERE order_id IN ({string.Join(", ", names.Select(n => "@" + n.Item1))})",
+                r => statuses[r.GetString(0)] = r.GetString(1), names);
+        }
+
+        return statuses;
+    }
+
+    private static SqliteConnection OpenSqlite(string path, string probeTable)
     {
         if (!File.Exists(path))
         {
             throw new VerifyDatabaseException($"Database not found: {path}");
         }
 
+        // Read-only and unpooled: the check leaves nothing open behind it.
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ConnectionString);
+        return Probe(connection, path, probeTable);
+    }
+
+    private static NpgsqlConnection OpenPostgres(string connectionString, string probeTable)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
+        return Probe(new NpgsqlConnection(builder.ConnectionString), $"database {builder.Database} on {builder.Host}", probeTable);
+    }
+
+    private static T Probe<T>(T connection, string name, string probeTable)
+        where T : DbConnection
+    {
         try
         {
-            var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ConnectionString);
             connection.Open();
             using var probe = connection.CreateCommand();
-            probe.CommandText = "SELECT COUNT(*) FROM orders";
+            probe.CommandText = $"SELECT COUNT(*) FROM {probeTable}";
             probe.ExecuteScalar();
             return connection;
         }
-        catch (SqliteException ex)
+        catch (DbException ex)
         {
-            throw new VerifyDatabaseException($"Cannot read {path}: {ex.Message}", ex);
+            connection.Dispose();
+            throw new VerifyDatabaseException($"Cannot read {name}: {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+        {
+            connection.Dispose();
+            throw new VerifyDatabaseException($"Cannot reach {name}: {ex.Message}", ex);
         }
     }
 
-    private static void Attach(SqliteConnection connection, string path)
-    {
-        if (!File.Exists(path))
-        {
-            throw new VerifyDatabaseException($"Database not found: {path}");
-        }
-
-        try
-        {
-            using var attach = connection.CreateCommand();
-            attach.CommandText = "ATTACH DATABASE $path AS payments; SELECT COUNT(*) FROM payments.charges;";
-            attach.Parameters.AddWithValue("$path", path);
-            attach.ExecuteScalar();
-        }
-        catch (SqliteException ex)
-        {
-            throw new VerifyDatabaseException($"Cannot read {path}: {ex.Message}", ex);
-        }
-    }
-
-    private static void Query(SqliteConnection connection, string sql, Action<SqliteDataReader> row, params (string Name, object Value)[] parameters)
+    private static void Query(DbConnection connection, string sql, Action<DbDataReader> row, params (string Name, object Value)[] parameters)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
         }
 
         using var reader = command.ExecuteReader();

@@ -59,6 +59,11 @@ public sealed class BadInputTests(LabProcessesFixture fixture)
     public async Task Bad_request_gets_a_problem_naming_it_and_changes_nothing(
         string service, string method, string path, string? body, string? idempotencyKey, int expectedStatus, string named)
     {
+        if (named == "empty")
+        {
+            await fixture.EmptyCartAsync(Customer);
+        }
+
         var before = await SnapshotAsync();
         var client = service == "payments" ? fixture.Payments : fixture.Storefront;
         using var request = new HttpRequestMessage(new HttpMethod(method), path);

@@ -12,6 +12,7 @@ public sealed class CheckoutTraceTests(LabProcessesFixture fixture)
     public async Task A_checkout_is_one_trace_across_storefront_silos_database_and_payments()
     {
         const int customerId = 11;
+        await fixture.EmptyCartAsync(customerId);
         Assert.Equal(HttpStatusCode.OK, (await fixture.Storefront.PostAsJsonAsync($"/api/carts/{customerId}/items",
             new { sku = "SKU-00050", quantity = 1 })).StatusCode);
         var traceId = ActivityTraceId.CreateRandom().ToHexString();

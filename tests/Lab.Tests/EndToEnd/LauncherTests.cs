@@ -26,7 +26,8 @@ public sealed class LauncherTests
     public async Task Stopping_the_lab_leaves_none_of_its_processes_running()
     {
         using var directory = new TempDirectory("lab-stop");
-        var lab = await LabLauncher.StartAsync(LabProcessesFixture.FreeTopology(directory.Path, telemetryViewer: false, silos: 1));
+        await using var databases = new TestLabDatabases();
+        var lab = await LabLauncher.StartAsync(LabProcessesFixture.FreeTopology(directory.Path, telemetryViewer: false, silos: 1, postgres: databases.Shop));
         var ids = lab.Processes.Select(process => process.Id).ToList();
         Assert.Equal(3, ids.Count);
         Assert.All(ids, id => Assert.True(IsRunning(id)));

@@ -9,6 +9,8 @@ namespace Lab.Tests.EndToEnd;
 public sealed class StockConservationTests(LabProcessesFixture fixture)
 {
     private static readonly string[] HotSkus = ["SKU-00001", "SKU-00002", "SKU-00003"];
+    // Spelled out: list parameters differ between the providers (Dapper's IN @list vs Npgsql's arrays).
+    private static readonly string HotSkuList = string.Join(", ", HotSkus.Select(sku => $"'{sku}'"));
 
     [Fact]
     public async Task Concurrent_checkouts_on_hot_skus_conserve_stock_charge_once_and_all_finish()
@@ -59,15 +61,15 @@ public sealed class StockConservationTests(LabProcessesFixture fixture)
         var orders = (await shop.QueryAsync<(string OrderId, string Status)>(
             "SELECT order_id, status FROM orders WHERE customer_id BETWEEN 100 AND 199")).ToList();
         Assert.All(orders, order => Assert.Contains(order.Status, new[] { "Confirmed", "Shipped", "Cancelled" }));
-        var sold = await shop.ExecuteScalarAsync<long>("SELECT SUM(sold) FROM inventory WHERE sku IN @HotSkus", new { HotSkus });
+        var sold = await shop.ExecuteScalarAsync<long>($"SELECT SUM(sold) FROM inventory WHERE sku IN ({HotSkuList})");
         var confirmedUnits = await shop.ExecuteScalarAsync<long>(
             "SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.order_id = l.order_id " +
-            "WHERE o.status IN ('Confirmed', 'Shipped') AND o.payment_id IS NOT NULL AND l.sku IN @HotSkus", new { HotSkus });
+            $"WHERE o.status IN ('Confirmed', 'Shipped') AND o.payment_id IS NOT NULL AND l.sku IN ({HotSkuList})");
         Assert.Equal(confirmedUnits, sold);
 
         using var payments = fixture.OpenDatabase("payments.db");
         Assert.Equal(0, await payments.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM (SELECT order_id FROM charges GROUP BY order_id HAVING COUNT(*) > 1)"));
+            "SELECT COUNT(*) FROM (SELECT order_id FROM charges GROUP BY order_id HAVING COUNT(*) > 1) AS twice"));
         var charged = (await payments.QueryAsync<(string OrderId, string Status)>("SELECT order_id, status FROM charges")).ToDictionary(c => c.OrderId, c => c.Status);
         foreach (var order in orders.Where(order => charged.ContainsKey(order.OrderId)))
         {

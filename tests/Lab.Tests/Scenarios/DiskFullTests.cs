@@ -1,4 +1,5 @@
 using Lab.Contracts;
+using Lab.Scenarios;
 using Lab.Scenarios.Shop;
 using Lab.Tests.Support;
 using Microsoft.Data.Sqlite;
@@ -24,6 +25,12 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
     [Fact]
     public async Task Writes_fail_with_the_real_sqlite_full_error_reads_go_on_and_writes_return_when_off()
     {
+        if (TestDatabases.IsPostgres)
+        {
+            await RefusedOnPostgresAsync();
+            return;
+        }
+
         using var telemetry = new TelemetryCapture();
         Assert.Null(await CheckoutAsync()); // healthy
 
@@ -82,6 +89,22 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
         Assert.NotNull(history);
 
         Assert.Null(afterwards);
+    }
+
+    /// <summary>
+    /// PostgreSQL has no per-connection size cap like SQLite's max_page_count: the control plane refuses the scenario
+    /// (the control API answers 400 with this error), nothing becomes active, and writes go on.
+    /// </summary>
+    private async Task RefusedOnPostgresAsync()
+    {
+        var result = await _scenarios.TryEnableAsync(DiskFullScenario.Name, target: new Dictionary<string, string> { ["service"] = "silo" });
+        output.WriteLine($"{result.Outcome}: {result.Detail} {string.Join("; ", result.Errors?.Select(e => $"{e.Key}={string.Join(",", e.Value)}") ?? [])}");
+
+        Assert.Equal(ControlOutcome.Invalid, result.Outcome);
+        Assert.Contains("requires the SQLite provider", Assert.Single(result.Errors!["database"]));
+        var active = await fixture.Client.GetGrain<IScenarioControlGrain>(IScenarioControlGrain.Key).GetActiveAsync();
+        Assert.DoesNotContain(active.Activations, a => a.Name == DiskFullScenario.Name);
+        Assert.Null(await CheckoutAsync());
     }
 
     /// <returns>Null when the checkout confirmed, else the exception it surfaced.</returns>

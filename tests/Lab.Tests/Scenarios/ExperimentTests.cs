@@ -66,9 +66,9 @@ public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutpu
 
         // Afterwards: the scenario is off everywhere and the shop's invariants hold.
         Assert.Equal(0, after.Sum("", "lab_scenario_active"));
-        var data = Path.Combine(fixture.Lab.DataDirectory, "data");
-        var violations = ShopVerifier.Verify(Path.Combine(data, "shop.db"), Path.Combine(data, "payments.db"), TimeSpan.FromSeconds(30), DateTimeOffset.UtcNow);
-        Assert.Empty(violations);
+        using var shop = LabProcessesFixture.OpenDatabase(fixture.Lab, "shop.db");
+        using var payments = LabProcessesFixture.OpenDatabase(fixture.Lab, "payments.db");
+        Assert.Empty(ShopVerifier.Verify(shop, payments, TimeSpan.FromSeconds(30), DateTimeOffset.UtcNow));
     }
 
     public void Dispose() => _reports.Dispose();

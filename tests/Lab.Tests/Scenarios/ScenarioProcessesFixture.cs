@@ -21,6 +21,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
     public static readonly TimeSpan LongTurnThreshold = TimeSpan.FromMilliseconds(200);
 
     private readonly TempDirectory _directory = new("lab-scenarios");
+    private readonly TestLabDatabases _databases = new();
 
     public RunningLab Lab { get; private set; } = null!;
     public HttpClient Storefront { get; private set; } = null!;
@@ -29,7 +30,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: false);
+        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: false, postgres: _databases.Shop);
         var settings = new Dictionary<string, string>(topology.Settings)
         {
             ["Seed__MinStock"] = "100000",
@@ -148,6 +149,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
             await Lab.DisposeAsync();
         }
 
+        await _databases.DisposeAsync();
         _directory.Dispose();
     }
 }

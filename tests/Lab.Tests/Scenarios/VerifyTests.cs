@@ -2,6 +2,7 @@ using Lab.Cli;
 using Lab.Cli.Verify;
 using Lab.Contracts;
 using Lab.Tests.Support;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using Spectre.Console.Testing;
 using Xunit.Abstractions;
@@ -13,7 +14,15 @@ public sealed class VerifyTests(ShopClusterFixture fixture, ITestOutputHelper ou
 {
     private static readonly TimeSpan StuckAfter = TimeSpan.FromMinutes(2);
 
-    private string PaymentsDatabasePath => Path.Combine(Path.GetDirectoryName(fixture.ShopDatabasePath)!, "payments.db");
+    private const string Corruption = """
+        UPDATE inventory SET available = available + 1 WHERE sku = 'SKU-00009';
+        UPDATE orders SET status = 'StockReserved' WHERE order_id = @orderId;
+        """;
+
+    private const string Repair = """
+        UPDATE inventory SET available = available - 1 WHERE sku = 'SKU-00009';
+        UPDATE orders SET status = 'Shipped' WHERE order_id = @orderId;
+        """;
 
     [Fact]
     public async Task Verify_is_clean_after_checkouts_and_reports_corrupted_rows_with_their_ids()
@@ -21,13 +30,21 @@ public sealed class VerifyTests(ShopClusterFixture fixture, ITestOutputHelper ou
         var orderId = await CheckoutAndWaitShippedAsync();
 
         // Clean once the streams are drained (a projection may trail its order by a moment).
-        await Eventually.GetAsync(() => Task.FromResult(ShopVerifier.Verify(fixture.ShopDatabasePath, PaymentsDatabasePath, StuckAfter, DateTimeOffset.UtcNow)),
+        await Eventually.GetAsync(() => Task.FromResult(VerifyLive(DateTimeOffset.UtcNow)),
             violations => violations.Count == 0, TimeSpan.FromSeconds(10), "no violations");
 
+        if (TestDatabases.IsPostgres)
+        {
+            await CorruptInPlaceAsync(orderId);
+            return;
+        }
+
+        var shopPath = fixture.ShopDatabase.SqlitePath!;
+        var paymentsPath = fixture.PaymentsDatabase.SqlitePath!;
         using var copy = new TempDirectory("lab-verify");
         var data = Directory.CreateDirectory(Path.Combine(copy.Path, "data")).FullName;
-        Backup(fixture.ShopDatabasePath, Path.Combine(data, "shop.db"));
-        Backup(PaymentsDatabasePath, Path.Combine(data, "payments.db"));
+        Backup(shopPath, Path.Combine(data, "shop.db"));
+        Backup(paymentsPath, Path.Combine(data, "payments.db"));
         using (var shop = new SqliteConnection($"Data Source={Path.Combine(data, "shop.db")};Pooling=False"))
         {
             shop.Open();
@@ -53,6 +70,49 @@ public sealed class VerifyTests(ShopClusterFixture fixture, ITestOutputHelper ou
         Assert.Equal(1, VerifyCommand.Run(copy.Path, StuckAfter, console));
         Assert.Contains("SKU-00009", console.Output);
         Assert.Equal(2, VerifyCommand.Run(Path.Combine(copy.Path, "missing"), StuckAfter, new TestConsole()));
+    }
+
+    /// <summary>
+    /// PostgreSQL: no file to copy, so the live rows are corrupted, checked and repaired (the grains write relative
+    /// updates, so the repair restores what they see); the CLI checks the same databases by connection string.
+    /// </summary>
+    private async Task CorruptInPlaceAsync(Guid orderId)
+    {
+        using var shop = fixture.ShopDatabase.Open();
+        foreach (var statement in Corruption.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            Assert.Equal(1, await shop.ExecuteAsync(statement, new { orderId = orderId.ToString() }));
+        }
+
+        try
+        {
+            var found = VerifyLive(DateTimeOffset.UtcNow);
+            output.WriteLine(string.Join(Environment.NewLine, found));
+            Assert.Contains(found, v => v.Invariant == "stock conservation" && v.Id == "SKU-00009");
+            Assert.Contains(found, v => v.Invariant == "projection equals orders" && v.Id == orderId.ToString());
+            Assert.Contains(VerifyLive(DateTimeOffset.UtcNow.AddMinutes(5)),
+                v => v.Invariant == "no order stuck mid-saga" && v.Id == orderId.ToString());
+
+            var console = new TestConsole();
+            console.Profile.Width = 200;
+            Assert.Equal(1, VerifyCommand.RunPostgres(fixture.ShopDatabase.ConnectionString, fixture.PaymentsDatabase.ConnectionString, StuckAfter, console));
+            Assert.Contains("SKU-00009", console.Output);
+            var missing = new Npgsql.NpgsqlConnectionStringBuilder(fixture.ShopDatabase.ConnectionString) { Database = "lab_test_no_such_database" };
+            Assert.Equal(2, VerifyCommand.RunPostgres(missing.ConnectionString, null, StuckAfter, new TestConsole()));
+        }
+        finally
+        {
+            await shop.ExecuteAsync(Repair, new { orderId = orderId.ToString() });
+        }
+
+        Assert.Empty(VerifyLive(DateTimeOffset.UtcNow));
+    }
+
+    private IReadOnlyList<Violation> VerifyLive(DateTimeOffset now)
+    {
+        using var shop = fixture.ShopDatabase.Open();
+        using var payments = fixture.PaymentsDatabase.Open();
+        return ShopVerifier.Verify(shop, payments, StuckAfter, now);
     }
 
     private async Task<Guid> CheckoutAndWaitShippedAsync()

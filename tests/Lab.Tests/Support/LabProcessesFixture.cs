@@ -1,19 +1,21 @@
-using System.Net;
-using System.Net.Sockets;
+using System.Data.Common;
 using Lab.Cli.Launch;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace Lab.Tests.Support;
 
 /// <summary>
 /// The embedded lab as `lab up` starts it: real processes on loopback (2 silos, storefront, payments, the Aspire
-/// dashboard), on free ports, over a small seeded database in a temporary directory.
+/// dashboard), on free ports, over a small seeded database in a temporary directory (or, with
+/// LAB_TEST_DATABASE=postgres, fresh PostgreSQL databases dropped after).
 /// </summary>
 public sealed class LabProcessesFixture : IAsyncLifetime
 {
     public const int SeededStock = 60;
 
     private readonly TempDirectory _directory = new("lab-e2e");
+    private readonly TestLabDatabases _databases = new();
 
     public RunningLab Lab { get; private set; } = null!;
     public HttpClient Storefront { get; private set; } = null!;
@@ -21,20 +23,39 @@ public sealed class LabProcessesFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Lab = await LabLauncher.StartAsync(FreeTopology(_directory.Path, telemetryViewer: true));
+        Lab = await LabLauncher.StartAsync(FreeTopology(_directory.Path, telemetryViewer: true, postgres: _databases.Shop));
         Storefront = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(30) };
         Payments = new HttpClient { BaseAddress = new Uri(Lab.Topology.PaymentsUrl), Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public SqliteConnection OpenDatabase(string name)
+    /// <summary>
+    /// Empties a customer's cart: the load test's cart journeys leave items (often hot SKUs already sold out) in the
+    /// carts of popular customers, which a later test of the same lab would otherwise check out.
+    /// </summary>
+    public async Task EmptyCartAsync(int customerId)
     {
-        var connection = new SqliteConnection($"Data Source={Path.Combine(Lab.DataDirectory, "data", name)};Mode=ReadOnly");
+        using var cart = System.Text.Json.JsonDocument.Parse(await Storefront.GetStringAsync($"/api/carts/{customerId}"));
+        foreach (var line in cart.RootElement.GetProperty("lines").EnumerateArray())
+        {
+            using var removed = await Storefront.DeleteAsync($"/api/carts/{customerId}/items/{line.GetProperty("sku").GetString()}");
+            removed.EnsureSuccessStatusCode();
+        }
+    }
+
+    /// <summary>Opens "shop.db" or "payments.db" of the lab (on PostgreSQL: its shop or payments database).</summary>
+    public DbConnection OpenDatabase(string name) => OpenDatabase(Lab, name);
+
+    public static DbConnection OpenDatabase(RunningLab lab, string name)
+    {
+        DbConnection connection = lab.Topology.Postgres is { } shop
+            ? new NpgsqlConnection(name == "payments.db" ? LabPostgres.PaymentsConnectionString(shop) : shop)
+            : new SqliteConnection($"Data Source={Path.Combine(lab.DataDirectory, "data", name)};Mode=ReadOnly");
         connection.Open();
         return connection;
     }
 
-    /// <summary>A topology on ports that are free right now, with a small, quick seed.</summary>
-    public static LabTopology FreeTopology(string dataDirectory, bool telemetryViewer, int silos = 2)
+    /// <summary>A topology on ports that are free right now, with a small, quick seed (on PostgreSQL when <paramref name="postgres"/> is given).</summary>
+    public static LabTopology FreeTopology(string dataDirectory, bool telemetryViewer, int silos = 2, string? postgres = null)
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
@@ -52,6 +73,7 @@ public sealed class LabProcessesFixture : IAsyncLifetime
                 Silos = silos,
                 TelemetryViewer = telemetryViewer,
                 DataDirectory = dataDirectory,
+                Postgres = postgres,
                 Settings = new Dictionary<string, string>
                 {
                     ["Seed__Products"] = "200",
@@ -77,6 +99,7 @@ public sealed class LabProcessesFixture : IAsyncLifetime
         Storefront.Dispose();
         Payments.Dispose();
         await Lab.DisposeAsync();
+        await _databases.DisposeAsync();
         _directory.Dispose();
     }
 }

@@ -22,6 +22,7 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
     public static readonly string[] Services = ["silo-1", "silo-2", "storefront", "payments"];
 
     private readonly TempDirectory _directory = new("lab-scn");
+    private readonly TestLabDatabases _databases = new();
 
     public RunningLab Lab { get; private set; } = null!;
 
@@ -33,7 +34,7 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Lab = await LabLauncher.StartAsync(LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: true));
+        Lab = await LabLauncher.StartAsync(LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: true, postgres: _databases.Shop));
         Storefront = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(15) };
         Control = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(10) };
         Control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.ControlToken);
@@ -170,6 +171,7 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
         Storefront.Dispose();
         Control.Dispose();
         await Lab.DisposeAsync();
+        await _databases.DisposeAsync();
         _directory.Dispose();
     }
 }

@@ -35,6 +35,11 @@ public sealed class ScenarioSwitch(InProcessTestCluster cluster)
         return result.Activation!;
     }
 
+    /// <summary>Asks to enable <paramref name="name"/> and returns the control plane's answer as it is (e.g. a refusal).</summary>
+    public Task<ControlResult> TryEnableAsync(string name, IReadOnlyDictionary<string, string>? target = null,
+        IReadOnlyDictionary<string, string>? parameters = null) =>
+        Control.EnableAsync(new ScenarioRequest(name, parameters?.ToImmutableDictionary(), target?.ToImmutableDictionary(), Ttl: "2m", Seed: 7, Actor: "test"));
+
     public async Task ResetAsync()
     {
         var result = await Control.ResetAsync("test");

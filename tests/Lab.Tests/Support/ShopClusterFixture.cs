@@ -10,7 +10,8 @@ using Orleans.TestingHost;
 namespace Lab.Tests.Support;
 
 /// <summary>
-/// A 2-silo in-process Orleans cluster hosting the real grains over a small seeded SQLite database,
+/// A 2-silo in-process Orleans cluster hosting the real grains over a small seeded database (SQLite, or a fresh
+/// PostgreSQL database with LAB_TEST_DATABASE=postgres),
 /// with the real payments endpoints on loopback. Timeouts are shrunk so failures show in seconds.
 /// </summary>
 public sealed class ShopClusterFixture : IAsyncLifetime
@@ -39,14 +40,16 @@ public sealed class ShopClusterFixture : IAsyncLifetime
     public TestPaymentsServer Payments { get; private set; } = null!;
     public IClusterClient Client => Cluster.Client;
     public IConfiguration Configuration { get; private set; } = null!;
-    public string ShopDatabasePath => _directory.File("shop.db");
+    public TestDatabase ShopDatabase { get; private set; } = null!;
+    public TestDatabase PaymentsDatabase { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        Payments = await TestPaymentsServer.StartAsync(_directory.File("payments.db"));
-        Configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        ShopDatabase = await TestDatabase.CreateAsync(_directory, "shop");
+        PaymentsDatabase = await TestDatabase.CreateAsync(_directory, "payments");
+        Payments = await TestPaymentsServer.StartAsync(PaymentsDatabase);
+        Configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>(ShopDatabase.Settings())
         {
-            ["Database:ConnectionString"] = $"Data Source={ShopDatabasePath}",
             ["Seed:Products"] = _products.ToString(),
             ["Seed:Customers"] = "30",
             ["Seed:HistoricalOrders"] = "300",
@@ -74,12 +77,7 @@ public sealed class ShopClusterFixture : IAsyncLifetime
     }
 
     /// <summary>Opens a connection straight to the shop database, to check what the grains wrote.</summary>
-    public Microsoft.Data.Sqlite.SqliteConnection OpenShopDatabase()
-    {
-        var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={ShopDatabasePath}");
-        connection.Open();
-        return connection;
-    }
+    public System.Data.Common.DbConnection OpenShopDatabase() => ShopDatabase.Open();
 
     private static async Task CreateDatabaseAsync(IConfiguration configuration)
     {
@@ -94,6 +92,8 @@ public sealed class ShopClusterFixture : IAsyncLifetime
     {
         await Cluster.DisposeAsync();
         await Payments.DisposeAsync();
+        await ShopDatabase.DisposeAsync();
+        await PaymentsDatabase.DisposeAsync();
         _directory.Dispose();
     }
 }

@@ -25,14 +25,11 @@ public sealed class TestPaymentsServer : IAsyncDisposable
     /// <summary>While true, every charge or refund request gets 503 before it reaches the provider's code.</summary>
     public bool Down { get => _down; set => _down = value; }
 
-    public static async Task<TestPaymentsServer> StartAsync(string databasePath)
+    public static async Task<TestPaymentsServer> StartAsync(TestDatabase database)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Database:ConnectionString"] = $"Data Source={databasePath}",
-        });
+        builder.Configuration.AddInMemoryCollection(database.Settings());
         builder.AddLabDefaults("lab-payments-test");
         builder.Services.AddLabDb(builder.Configuration);
         builder.Services.AddSingleton<ChargeRepository>();
