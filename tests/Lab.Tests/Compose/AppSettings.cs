@@ -261,14 +261,29 @@ public sealed class OptionsShape(string name, IReadOnlyDictionary<string, (Type 
                 var typeName = property.DecodeSignature(new TypeNameProvider(), genericContext: null).ReturnType;
                 var setter = property.GetAccessors().Setter;
                 var canWrite = !setter.IsNil && (metadata.GetMethodDefinition(setter).Attributes & MethodAttributes.Public) == MethodAttributes.Public;
-                properties[metadata.GetString(property.Name)] = (Type.GetType(typeName)
-                    ?? throw new InvalidDataException($"{fullName}.{metadata.GetString(property.Name)}: type {typeName} is not a framework type; extend the check"), canWrite);
+                properties[metadata.GetString(property.Name)] = (Type.GetType(typeName) ?? LibraryType(typeName)
+                    ?? throw new InvalidDataException($"{fullName}.{metadata.GetString(property.Name)}: type {typeName} is not a framework or lab library type; extend the check"), canWrite);
             }
 
             return new OptionsShape(fullName, properties);
         }
 
         throw new InvalidDataException($"{fullName} is not in {assembly}.dll");
+    }
+
+    /// <summary>A type of one of the lab's libraries (Lab.Clustering.ClusteringMode is in Lab.Clustering.dll); unlike the programs, libraries are safe to load.</summary>
+    private static Type? LibraryType(string typeName)
+    {
+        var parts = typeName.Split('.');
+        for (var length = parts.Length - 1; length >= 2; length--)
+        {
+            if (Type.GetType($"{typeName}, {string.Join('.', parts[..length])}") is { } type)
+            {
+                return type;
+            }
+        }
+
+        return null;
     }
 
     public bool Binds(IReadOnlyList<string> path) =>
