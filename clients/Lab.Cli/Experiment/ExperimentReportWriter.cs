@@ -131,17 +131,8 @@ public static class ExperimentReportWriter
         var html = new StringBuilder();
         html.AppendLine("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
         html.AppendLine($"<title>Experiment: {E(report.Scenario)}</title>");
-        html.AppendLine("""
-            <style>
-              body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-              h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
-              table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
-              th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-              th { background: #f3f3f3; } td.l, th.l { text-align: left; }
-              .warn { background: #fff4e0; border-left: 4px solid #e69500; padding: 0.5em 1em; margin: 0.3em 0; }
-              .chart svg { max-width: 100%; height: auto; }
-            </style></head><body>
-            """);
+        html.AppendLine(HtmlReportWriter.Style);
+        html.AppendLine("</head><body>");
         html.AppendLine($"<h1>Experiment: {E(report.Scenario)}</h1>");
         html.AppendLine(string.Create(Inv, $"<p>{report.StartedAt:yyyy-MM-dd HH:mm:ss} UTC · target {E(report.Target)} · open model {ReportFormat.Rate(report.Rate)} journeys/s · {report.PhaseSeconds:0.#} s per phase · mix {E(report.Mix)} · seed {report.Seed}</p>"));
         html.AppendLine("<table><tr><th class=\"l\"></th>" + string.Concat(report.Phases.Select(p => $"<th>{E(p.Name)}</th>")) + "</tr>");

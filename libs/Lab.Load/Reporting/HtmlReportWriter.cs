@@ -14,27 +14,30 @@ public static class HtmlReportWriter
     private const int ChartWidth = 960;
     private const int ChartHeight = 320;
 
+    /// <summary>The stylesheet of the lab's self-contained HTML reports (load and experiment reports share it).</summary>
+    public const string Style = """
+        <style>
+          body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+          h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+          table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+          th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+          th { background: #f3f3f3; } td.l, th.l { text-align: left; }
+          tr.step td:first-child { padding-left: 1.6em; color: #555; }
+          .warn { background: #fff4e0; border-left: 4px solid #e69500; padding: 0.5em 1em; margin: 0.3em 0; }
+          .fail { color: #b00020; font-weight: bold; } .pass { color: #1b7f3b; }
+          .chart { margin: 0.5em 0; } .chart svg { max-width: 100%; height: auto; }
+          code { font-size: 0.9em; }
+        </style>
+        """;
+
     public static string Write(LoadReport report)
     {
         var html = new StringBuilder();
         html.AppendLine("<!DOCTYPE html>");
         html.AppendLine("<html lang=\"en\"><head><meta charset=\"utf-8\">");
         html.AppendLine($"<title>Load report: {E(report.Target)}</title>");
-        html.AppendLine("""
-            <style>
-              body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-              h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
-              table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
-              th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-              th { background: #f3f3f3; } td.l, th.l { text-align: left; }
-              tr.step td:first-child { padding-left: 1.6em; color: #555; }
-              .warn { background: #fff4e0; border-left: 4px solid #e69500; padding: 0.5em 1em; margin: 0.3em 0; }
-              .fail { color: #b00020; font-weight: bold; } .pass { color: #1b7f3b; }
-              .chart { margin: 0.5em 0; } .chart svg { max-width: 100%; height: auto; }
-              code { font-size: 0.9em; }
-            </style>
-            </head><body>
-            """);
+        html.AppendLine(Style);
+        html.AppendLine("</head><body>");
         html.AppendLine($"<h1>Load report: {E(report.Target)}</h1>");
         var latency = report.Requests.LatencyMs;
         var s = report.Schedule;
