@@ -151,7 +151,7 @@ public sealed class OrderGrain(
         PaymentResult charge;
         using (var budget = CallDeadline.Until(honoured, DateTimeOffset.UtcNow))
         {
-            charge = await ChargeAsync(order.Total, budget.Token);
+            charge = await ChargeAsync(order.Total, budget?.Token ?? CancellationToken.None);
         }
 
         if (!charge.Succeeded || Spent(honoured))

@@ -100,15 +100,16 @@ public static class CallDeadline
         }));
     }
 
-    /// <summary>A token cancelled when <paramref name="deadline"/> passes (never, when there is none).</summary>
-    public static CancellationTokenSource Until(DateTimeOffset? deadline, DateTimeOffset now, CancellationToken linked = default)
+    /// <summary>A source cancelled when <paramref name="deadline"/> passes; null when there is none (nothing allocated).</summary>
+    public static CancellationTokenSource? Until(DateTimeOffset? deadline, DateTimeOffset now)
     {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(linked);
-        if (deadline is { } d)
+        if (deadline is not { } d)
         {
-            source.CancelAfter(d > now ? d - now : TimeSpan.Zero);
+            return null;
         }
 
+        var source = new CancellationTokenSource();
+        source.CancelAfter(d > now ? d - now : TimeSpan.Zero);
         return source;
     }
 }

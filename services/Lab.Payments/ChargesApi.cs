@@ -58,9 +58,9 @@ public static partial class ChargesApi
         ChargeOutcome outcome;
         try
         {
-            outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, time.GetUtcNow(), budget.Token);
+            outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, time.GetUtcNow(), budget?.Token ?? CancellationToken.None);
         }
-        catch (OperationCanceledException) when (budget.IsCancellationRequested)
+        catch (OperationCanceledException) when (budget?.IsCancellationRequested == true)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline passed",
                 detail: $"The caller's deadline ({deadline:O}) passed before the charge was made; nothing was charged.");
