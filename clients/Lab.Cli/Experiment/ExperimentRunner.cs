@@ -97,13 +97,15 @@ public static class ExperimentRunner
 
         try
         {
+            // Each phase's window starts where the previous one ended, so work that lands between phases (the switch,
+            // a background refund or recovery) is counted in one of them rather than in none.
+            var before = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
+            var violationsBefore = Verify(lab, warnings);
             for (var index = 0; index < phases.Count; index++)
             {
                 var (name, phaseParameters) = phases[index];
                 status($"phase {index + 1}/{phases.Count}: {name}");
                 await SwitchAsync(http, lab, options.Scenario, phaseParameters, options, cancellationToken);
-                var violationsBefore = Verify(lab, warnings);
-                var before = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
                 var startSeconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
                 var plan = PlanOf(options, lab, mix, options.Phase, options.Seed + index);
                 using var control = new HttpScenarioControl(lab.Storefront, lab.ControlToken);
@@ -117,6 +119,7 @@ public static class ExperimentRunner
                 results.Add(PhaseReportOf(index, name, phaseParameters, startSeconds, (DateTimeOffset.UtcNow - started).TotalSeconds,
                     definition, measurements, NewViolations(violationsBefore, violationsAfter)));
                 warnings.AddRange(load.Warnings.Select(w => $"{name}: {w}"));
+                (before, violationsBefore) = (after, violationsAfter);
             }
         }
         finally

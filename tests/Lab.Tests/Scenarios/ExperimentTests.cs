@@ -21,6 +21,7 @@ public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutpu
     {
         var lab = ExperimentCommand.LabOf(fixture.Lab);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        await Task.Delay(TimeSpan.FromSeconds(1)); // past the exporter's scrape cache, which an earlier scrape may have filled
         var before = await LabMetrics.ScrapeAsync(lab.Services, http, default);
 
         var report = await ExperimentRunner.RunAsync(
