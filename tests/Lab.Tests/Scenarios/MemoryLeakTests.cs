@@ -17,6 +17,13 @@ public sealed class MemoryLeakTests(ScenarioLabFixture fixture, ITestOutputHelpe
     public async Task Retained_memory_grows_per_call_up_to_the_cap_and_reset_frees_it()
     {
         await fixture.ResetEverywhereAsync();
+        // Activate the products the test reads before the baseline, so their grains are not counted as growth.
+        for (var i = 1; i <= 200; i++)
+        {
+            using var warm = await fixture.Storefront.GetAsync($"/api/products/SKU-{i:00000}");
+            Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        }
+
         var heapBefore = await HeapAsync("silo-1");
         var rssBefore = fixture.ResidentBytes("silo-1");
         var injectedBefore = await InjectionsAsync("silo-1");
@@ -55,8 +62,9 @@ public sealed class MemoryLeakTests(ScenarioLabFixture fixture, ITestOutputHelpe
         output.WriteLine($"silo-1 GC heap after last collection: {heapBefore / MiB} MiB before, {heapAfter / MiB} MiB after reset; " +
                          $"resident: {rssBefore / MiB} -> {rssLeaking / MiB} -> {rssAfter / MiB} MiB");
 
-        // Reset dropped the blocks and collected: the heap is back near (or below) its baseline, and the memory left the process.
-        Assert.True(heapAfter < heapBefore + (Max / 4), $"heap {heapAfter / MiB} MiB after reset, {heapBefore / MiB} MiB before the leak");
+        // Reset dropped the blocks and collected: the heap is back within half the leak of its baseline (other work on the
+        // silo moves it by some MiB), where a kept leak would leave it a whole leak above; and the memory left the process.
+        Assert.True(heapAfter < heapBefore + (Max / 2), $"heap {heapAfter / MiB} MiB after reset, {heapBefore / MiB} MiB before the leak");
         Assert.True(rssLeaking - rssAfter > Max / 2, $"resident memory fell only from {rssLeaking / MiB} to {rssAfter / MiB} MiB");
     }
 
