@@ -100,7 +100,20 @@ public sealed class OrderGrain(
         await PublishAsync(OrderEventKind.Placed, null);
 
         var deadline = CallDeadline.Current();
-        var result = await RunSagaAsync(deadline);
+        CheckoutResult result;
+        try
+        {
+            result = await RunSagaAsync(deadline);
+        }
+        catch (Exception e)
+        {
+            // A step threw (a call timed out, a silo died): the customer's checkout failed, and the order is left to the
+            // recovery sweep. Counted with the exception's type, so a stall shows among the failures as it happens.
+            LabTelemetry.CheckoutDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", "error"));
+            LabTelemetry.OrdersFailed.Add(1, new KeyValuePair<string, object?>("reason", e.GetType().Name));
+            throw;
+        }
+
         if (result.Order?.Status == OrderStatus.Confirmed)
         {
             // Confirmed after the edge had told the customer it timed out: work nobody waits for any more.

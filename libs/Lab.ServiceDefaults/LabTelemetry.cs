@@ -16,7 +16,7 @@ public static class LabTelemetry
         Meter.CreateCounter<long>("lab.orders.placed", "{order}", "Orders that reached Confirmed.");
 
     public static readonly Counter<long> OrdersFailed =
-        Meter.CreateCounter<long>("lab.orders.failed", "{order}", "Orders cancelled by the saga, by reason.");
+        Meter.CreateCounter<long>("lab.orders.failed", "{order}", "Checkouts that did not confirm, by reason: the saga's failure, or the type of the exception a step threw.");
 
     /// <summary>
     /// Bucket bounds in seconds, from 1 ms to 30 s: the SDK's default bounds (0, 5, 10, 25... meant for milliseconds)
@@ -28,7 +28,7 @@ public static class LabTelemetry
     private static InstrumentAdvice<double> SecondsAdvice => new() { HistogramBucketBoundaries = SecondsBuckets };
 
     public static readonly Histogram<double> CheckoutDuration =
-        Meter.CreateHistogram("lab.checkout.duration", "s", "Time from order placement to its final state.", advice: SecondsAdvice);
+        Meter.CreateHistogram("lab.checkout.duration", "s", "Time from order placement to its final state (outcome confirmed or cancelled), or to the saga step that threw (outcome error).", advice: SecondsAdvice);
 
     public static readonly Counter<long> DbCalls =
         Meter.CreateCounter<long>("lab.db.calls", "{call}", "Database calls, by operation and by the HTTP route that caused them.");

@@ -30,12 +30,16 @@ public sealed class DeadlockTests(FaultClusterFixture faults, ITestOutputHelper 
         try
         {
             await scenarios.EnableAsync(DeadlockScenario.Name);
+            using var telemetry = new TelemetryCapture();
             var clock = Stopwatch.StartNew();
             await Assert.ThrowsAsync<TimeoutException>(() => PlaceAsync("SKU-00011"));
             var stalled = clock.Elapsed;
             output.WriteLine($"deadlocked checkout failed with TimeoutException after {stalled.TotalMilliseconds:0} ms");
             // The fixture's response timeout is 5 s: the cycle waits for all of it.
             Assert.InRange(stalled.TotalSeconds, 4.5, 8);
+            // The stalled saga counts as a failed checkout, by the exception its step threw (what the dashboards show).
+            // At least one: other clusters in this process may count theirs meanwhile.
+            Assert.True(telemetry.OrdersFailed(nameof(TimeoutException)) >= 1, "the deadlocked checkout was not counted as failed");
 
             // The inventory grain was stuck in the cycle too: let it finish before timing the cure.
             await _fixture.Client.GetGrain<IInventoryGrain>("SKU-00011").GetStockAsync();

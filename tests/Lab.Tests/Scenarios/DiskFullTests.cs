@@ -14,7 +14,8 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
     // Four lines per order: the order tables grow four rows per checkout, so the cap is reached within a few.
     private static readonly string[] Skus = ["SKU-00031", "SKU-00032", "SKU-00033", "SKU-00034"];
     private const int MaxAttempts = 30;
-    private const int FollowingAttempts = 5;
+    private const int FollowingAttempts = 15;
+    private const int FullRun = 3;
 
     private readonly ScenarioSwitch _scenarios = new(fixture.Cluster);
 
@@ -47,10 +48,11 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
         }
 
         Assert.NotNull(first);
-        // Pages freed by deletes elsewhere (expired reservations) are reused before the file has to grow, as on a real
-        // full disk, so a write may still slip through; most must not, and every failure must be SQLITE_FULL.
+        // Pages freed by deletes (released reservations, expired ones) are reused before the file has to grow, as on a
+        // real full disk, so a write may still slip through; once those are used up, writes fail one after another.
+        // Every failure must be SQLITE_FULL.
         var following = new List<Exception?>();
-        for (var i = 0; i < FollowingAttempts; i++)
+        while (following.Count < FollowingAttempts && !EndsWithFailures(following))
         {
             following.Add(await CheckoutAsync());
         }
@@ -67,13 +69,13 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
         var afterwards = await CheckoutAsync();
 
         output.WriteLine($"first failure after {attempts} checkout(s): {first!.GetType().FullName}: {first.Message}");
-        output.WriteLine($"next {FollowingAttempts}: {string.Join(" | ", following.Select(e => e?.GetType().Name ?? "ok"))}");
+        output.WriteLine($"next {following.Count}: {string.Join(" | ", following.Select(e => e?.GetType().Name ?? "ok"))}");
         output.WriteLine($"failed db spans: {string.Join(", ", failedSpans.Select(s => $"{s.GetTagItem("lab.db.operation")} [{s.GetTagItem("lab.scenario")}]").Distinct())}");
         output.WriteLine($"reads while full: {page.Items.Count} search hits, product {product?.Sku}, {history?.Count} orders in history; after disable: {afterwards?.Message ?? "checkout ok"}");
 
         AssertDiskFull(first);
         Assert.All(following.OfType<Exception>(), AssertDiskFull);
-        Assert.True(following.Count(e => e is not null) > FollowingAttempts / 2, "most writes after the first failure should fail too");
+        Assert.True(EndsWithFailures(following), $"writes did not keep failing: no {FullRun} failures in a row within {FollowingAttempts} checkouts");
         Assert.NotEmpty(failedSpans);
         Assert.All(failedSpans, span =>
         {
@@ -127,6 +129,9 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
             return ex;
         }
     }
+
+    private static bool EndsWithFailures(List<Exception?> attempts) =>
+        attempts.Count >= FullRun && attempts.TakeLast(FullRun).All(e => e is not null);
 
     private static void AssertDiskFull(Exception? ex)
     {

@@ -56,9 +56,10 @@ public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputH
         Assert.Equal(0, offHigh.Holders + after.Holders);
 
         // Off: neither lock wait nor checkout latency depends on concurrency to any comparable degree.
+        // Means, not maxima: one slow checkout on a shared machine (a GC, a busy core) must not decide it.
         Assert.True(offHigh.MeanLockWaitMs < 20, $"lock wait {offHigh.MeanLockWaitMs} ms with the scenario off");
-        Assert.True(offHigh.MaxCheckoutMs < onHigh.MaxCheckoutMs / 3, "off is not clearly faster than on");
-        Assert.True(after.MeanLockWaitMs < 20 && after.MaxCheckoutMs < onHigh.MaxCheckoutMs / 3, "no recovery after disable");
+        Assert.True(offHigh.MeanCheckoutMs < onHigh.MeanCheckoutMs / 3, "off is not clearly faster than on");
+        Assert.True(after.MeanLockWaitMs < 20 && after.MeanCheckoutMs < onHigh.MeanCheckoutMs / 3, "no recovery after disable");
     }
 
     private async Task<Phase> RunAsync(int concurrency, TelemetryCapture telemetry)
@@ -85,16 +86,16 @@ public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputH
             .ToList();
         Assert.NotEmpty(waits);
         var holders = telemetry.Spans.Count(s => (s.GetTagItem("lab.scenario") as string) == LockContentionScenario.Name);
-        return new Phase(latencies.Max(), waits.Average(), waits.Max(), waits.Count, holders);
+        return new Phase(latencies.Max(), latencies.Average(), waits.Average(), waits.Max(), waits.Count, holders);
     }
 
     private ICartGrain Cart(int worker) => fixture.Client.GetGrain<ICartGrain>(11 + worker);
 
     private static string Sku(int worker) => $"SKU-{11 + worker:00000}";
 
-    private sealed record Phase(double MaxCheckoutMs, double MeanLockWaitMs, double MaxLockWaitMs, int Writes, int Holders)
+    private sealed record Phase(double MaxCheckoutMs, double MeanCheckoutMs, double MeanLockWaitMs, double MaxLockWaitMs, int Writes, int Holders)
     {
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-            $"checkout max {MaxCheckoutMs:0} ms, lock wait mean {MeanLockWaitMs:0.0} ms, max {MaxLockWaitMs:0.0} ms over {Writes} writes, {Holders} holders");
+            $"checkout max {MaxCheckoutMs:0} ms, mean {MeanCheckoutMs:0} ms, lock wait mean {MeanLockWaitMs:0.0} ms, max {MaxLockWaitMs:0.0} ms over {Writes} writes, {Holders} holders");
     }
 }

@@ -6,8 +6,8 @@ using Lab.ServiceDefaults;
 namespace Lab.Tests.Support;
 
 /// <summary>
-/// Records the shop's own spans (ActivitySource "Lab") and database call counts (lab.db.calls by db.operation)
-/// in this process: the in-process cluster's silos run here, so their telemetry is visible to the test.
+/// Records the shop's own spans (ActivitySource "Lab"), database call counts (lab.db.calls by db.operation) and
+/// failed checkouts (lab.orders.failed by reason) in this process: the in-process cluster's silos run here, so their telemetry is visible to the test.
 /// </summary>
 public sealed class TelemetryCapture : IDisposable
 {
@@ -15,6 +15,7 @@ public sealed class TelemetryCapture : IDisposable
     private readonly MeterListener _meters;
     private readonly ConcurrentQueue<Activity> _stopped = new();
     private readonly ConcurrentDictionary<string, long> _dbCalls = new();
+    private readonly ConcurrentDictionary<string, long> _ordersFailed = new();
     private long _poolWaiting;
 
     public TelemetryCapture()
@@ -31,7 +32,7 @@ public sealed class TelemetryCapture : IDisposable
         {
             InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == LabTelemetry.MeterName && instrument.Name is "lab.db.calls" or "lab.db.pool.waiting")
+                if (instrument.Meter.Name == LabTelemetry.MeterName && instrument.Name is "lab.db.calls" or "lab.db.pool.waiting" or "lab.orders.failed")
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
@@ -45,11 +46,12 @@ public sealed class TelemetryCapture : IDisposable
                 return;
             }
 
+            var (byTag, counts) = instrument.Name == "lab.orders.failed" ? ("reason", _ordersFailed) : ("db.operation", _dbCalls);
             foreach (var tag in tags)
             {
-                if (tag.Key == "db.operation" && tag.Value is string operation)
+                if (tag.Key == byTag && tag.Value is string key)
                 {
-                    _dbCalls.AddOrUpdate(operation, value, (_, v) => v + value);
+                    counts.AddOrUpdate(key, value, (_, v) => v + value);
                 }
             }
         });
@@ -58,6 +60,9 @@ public sealed class TelemetryCapture : IDisposable
 
     /// <summary>Database calls of <paramref name="operation"/> counted so far.</summary>
     public long DbCalls(string operation) => _dbCalls.TryGetValue(operation, out var n) ? n : 0;
+
+    /// <summary>Checkouts counted as failed with <paramref name="reason"/> so far.</summary>
+    public long OrdersFailed(string reason) => _ordersFailed.TryGetValue(reason, out var n) ? n : 0;
 
     /// <summary>Reads the lab.db.pool.waiting gauge now: callers queued for a database connection in this process.</summary>
     public long SamplePoolWaiting()
@@ -77,6 +82,7 @@ public sealed class TelemetryCapture : IDisposable
     {
         _stopped.Clear();
         _dbCalls.Clear();
+        _ordersFailed.Clear();
     }
 
     public void Dispose()
