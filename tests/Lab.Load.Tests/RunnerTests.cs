@@ -30,18 +30,26 @@ public sealed partial class RunnerTests
     [Fact]
     public async Task Latency_is_measured_from_the_planned_start_not_the_send()
     {
-        var serverTimes = new ConcurrentQueue<double>();
+        var handled = new ConcurrentQueue<(DateTimeOffset Started, double Ms)>();
         await using var server = await TestServer.StartAsync(app => app.MapGet("/slow", async () =>
         {
+            var started = DateTimeOffset.UtcNow;
             var sw = Stopwatch.StartNew();
             await Task.Delay(200);
-            serverTimes.Enqueue(sw.Elapsed.TotalMilliseconds);
+            handled.Enqueue((started, sw.Elapsed.TotalMilliseconds));
             return "ok";
         }));
 
         // One request at a time, 50 planned per second, each taking 200 ms: arrivals queue up behind the stall.
-        var plan = Plan(new Uri(server.Address, "/slow"), OpenModel.Constant(50), TimeSpan.FromSeconds(1)) with { MaxInFlight = 1 };
+        // A warm-up first, so a cold process (JIT, first connection) does not eat the measured second.
+        var plan = Plan(new Uri(server.Address, "/slow"), OpenModel.Constant(50), TimeSpan.FromSeconds(1)) with
+        {
+            MaxInFlight = 1,
+            WarmUp = TimeSpan.FromMilliseconds(500),
+        };
         var report = await LoadRunner.RunAsync(plan);
+        // The server's times for the measured run only (a cold server's first requests take longer than their delay).
+        var serverTimes = handled.Where(h => h.Started >= report.StartedAt).Select(h => h.Ms).ToList();
 
         var latency = report.Requests.LatencyMs!;
         var serverMax = serverTimes.Max();
@@ -55,6 +63,33 @@ public sealed partial class RunnerTests
         Assert.Equal(50, report.Schedule.Planned);
         Assert.Equal(report.Schedule.Planned, report.Schedule.Started + report.Schedule.Unstarted + report.Schedule.Dropped);
         Assert.Contains(report.Warnings, w => w.Contains("never started"));
+    }
+
+    [Fact]
+    public async Task Arrivals_beyond_a_full_queue_are_dropped_and_counted_and_the_plan_keeps_its_pace()
+    {
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/slow", async () =>
+        {
+            await Task.Delay(100);
+            return "ok";
+        }));
+
+        // 300 planned in a second, one at a time at 100 ms each, at most 5 waiting: nearly all must be dropped.
+        var plan = Plan(new Uri(server.Address, "/slow"), OpenModel.Constant(300), TimeSpan.FromSeconds(1)) with
+        {
+            MaxInFlight = 1,
+            MaxQueuedArrivals = 5,
+        };
+        var report = await LoadRunner.RunAsync(plan);
+        var schedule = report.Schedule;
+
+        Assert.Equal(300, schedule.Planned);
+        Assert.Equal(schedule.Planned, schedule.Started + schedule.Unstarted + schedule.Dropped);
+        // Started: what one slot serves in a second (about 10) plus the few that were waiting; never the plan's 300.
+        Assert.InRange(schedule.Started, 1, 5 + 15);
+        Assert.InRange(schedule.Unstarted, 0, 5);
+        Assert.True(schedule.Dropped >= 300 - 5 - 15 - 5, $"dropped {schedule.Dropped}");
+        Assert.Contains(report.Warnings, w => w.Contains("could not keep up") && w.Contains("because 5 arrivals were already waiting"));
     }
 
     [Fact]
