@@ -328,7 +328,7 @@ public static class LoadRunner
 
         // Plans every arrival due by then: queued while there is room (or, once the run is over, counted as never
         // started, as those in the queue are), dropped and counted when there is none. Returns whether any was dropped.
-        bool Release(long due, ref int free, bool runOver)
+        bool Release(long due, ref int room, bool runOver)
         {
             var dropped = false;
             while (emitted < due)
@@ -337,7 +337,7 @@ public static class LoadRunner
                 var phase = state.PhaseAt(planned);
                 state.PlannedByPhase[phase]++;
                 emitted++;
-                if (free <= 0)
+                if (room <= 0)
                 {
                     // Queue full: the client is behind. The arrival is dropped and counted; the plan never slows down.
                     state.DroppedByPhase[phase]++;
@@ -345,7 +345,7 @@ public static class LoadRunner
                     continue;
                 }
 
-                free--;
+                room--;
                 if (runOver)
                 {
                     Interlocked.Increment(ref state.UnstartedByPhase[phase]);
@@ -359,6 +359,7 @@ public static class LoadRunner
             return dropped;
         }
 
+        var free = capacity;
         try
         {
             while (!state.Stopping && emitted < total)
@@ -366,7 +367,7 @@ public static class LoadRunner
                 var now = Stopwatch.GetTimestamp();
                 var inQueue = queued();
                 var taken = Math.Max(0, lastQueued - inQueue) / ((now - lastTicks) / frequency);
-                var free = capacity - inQueue;
+                free = capacity - inQueue;
                 var full = Release(Math.Min(schedule.DueBy((now - state.StartTicks) / frequency), total), ref free, runOver: false);
                 if (emitted >= total)
                 {
@@ -389,10 +390,10 @@ public static class LoadRunner
                 Thread.Sleep(sleepMs);
             }
 
-            // The run ended while the pacer slept: the arrivals that fell due before the end still count in the plan.
+            // The run ended while the pacer slept: the arrivals that fell due before the end still count in the plan,
+            // against the room the queue had at the last release (workers empty it after the end; that is no room).
             var endSeconds = Math.Min((Stopwatch.GetTimestamp() - state.StartTicks) / frequency, state.Plan.Duration.TotalSeconds);
-            var room = capacity - queued();
-            Release(Math.Min(schedule.DueBy(endSeconds), total), ref room, runOver: true);
+            Release(Math.Min(schedule.DueBy(endSeconds), total), ref free, runOver: true);
         }
         finally
         {
