@@ -73,8 +73,11 @@ public sealed class SlowDbQueryTests(ShopClusterFixture fixture, ITestOutputHelp
 
         output.WriteLine($"search {Ms(search)} ms, history {Ms(history)} ms");
         Assert.True(search >= TimeSpan.FromMilliseconds(190), $"search {Ms(search)} ms");
-        Assert.True(history < TimeSpan.FromMilliseconds(150), $"history {Ms(history)} ms");
+        Assert.True(history < search, $"history {Ms(history)} ms, search {Ms(search)} ms");
         Assert.All(telemetry.DbSpans("catalog.search"), span => Assert.Equal(SlowDbQueryScenario.Name, span.GetTagItem("lab.scenario")));
+        // Other statements are not delayed: no history span carries the scenario (their time alone would flake under load).
+        Assert.NotEmpty(telemetry.DbSpans("customer.order-history"));
+        Assert.All(telemetry.DbSpans("customer.order-history"), span => Assert.Null(span.GetTagItem("lab.scenario")));
     }
 
     private Task Search() => fixture.Client.GetGrain<ICatalogGrain>(0).SearchAsync(new CatalogQuery("lamp", null, 1, 10));
