@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Lab.Cli.Launch;
 using Lab.Cli.Verify;
@@ -11,6 +10,8 @@ using Lab.Load.Engine;
 using Lab.Load.Journeys;
 using Lab.Load.Plan;
 using Lab.Load.Reporting;
+using Lab.Scenarios;
+using Lab.Scenarios.Cli;
 
 namespace Lab.Cli.Experiment;
 
@@ -62,9 +63,9 @@ public static class ExperimentRunner
     {
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null }) { BaseAddress = lab.Storefront, Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", lab.ControlToken);
-        http.DefaultRequestHeaders.Add(Lab.Scenarios.LabControlApi.ActorHeader, "lab-experiment");
+        var api = new LabApiClient(http, lab.ControlToken, "lab-experiment");
 
-        var parameters = await ReadParameterNamesAsync(http, options.Scenario, cancellationToken);
+        var parameters = await ReadParameterNamesAsync(api, options.Scenario, cancellationToken);
         var unknown = options.Set.Keys.Where(key => !parameters.Contains(key)).ToList();
         if (unknown.Count > 0)
         {
@@ -88,7 +89,7 @@ public static class ExperimentRunner
         var started = DateTimeOffset.UtcNow;
         var results = new List<ExperimentPhaseReport>();
         var warnings = new List<string>();
-        await SwitchAsync(http, lab, options.Scenario, null, options, cancellationToken);
+        await SwitchAsync(api, http, lab, options.Scenario, null, options, cancellationToken);
         if (options.WarmUp > TimeSpan.Zero)
         {
             status("warming up");
@@ -105,7 +106,7 @@ public static class ExperimentRunner
             {
                 var (name, phaseParameters) = phases[index];
                 status($"phase {index + 1}/{phases.Count}: {name}");
-                await SwitchAsync(http, lab, options.Scenario, phaseParameters, options, cancellationToken);
+                await SwitchAsync(api, http, lab, options.Scenario, phaseParameters, options, cancellationToken);
                 var startSeconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
                 var plan = PlanOf(options, lab, mix, options.Phase, options.Seed + index);
                 using var control = new HttpScenarioControl(lab.Storefront, lab.ControlToken);
@@ -124,7 +125,7 @@ public static class ExperimentRunner
         }
         finally
         {
-            await SwitchAsync(http, lab, options.Scenario, null, options, CancellationToken.None);
+            await SwitchAsync(api, http, lab, options.Scenario, null, options, CancellationToken.None);
         }
 
         return new ExperimentReport
@@ -218,40 +219,56 @@ public static class ExperimentRunner
     private static JourneyMix ParseMix(string text) =>
         text.Contains('=', StringComparison.Ordinal) ? JourneyMix.Parse(text, JourneyCatalog.Shop.Names) : JourneyMix.Preset(text);
 
-    private static async Task<HashSet<string>> ReadParameterNamesAsync(HttpClient http, string scenario, CancellationToken cancellationToken)
+    private static async Task<HashSet<string>> ReadParameterNamesAsync(LabApiClient api, string scenario, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, $"/lab/scenarios/{Uri.EscapeDataString(scenario)}"), cancellationToken);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        ScenarioStatus status;
+        try
         {
-            throw new ExperimentException($"Unknown scenario '{scenario}'. `lab scenario list` shows the catalog.");
+            status = (await ControlAsync(api, $"read {scenario}", a => a.GetAsync(scenario, cancellationToken)))!;
+        }
+        catch (ExperimentException ex) when (ex.InnerException is LabApiException { Status: (int)HttpStatusCode.NotFound })
+        {
+            throw new ExperimentException($"Unknown scenario '{scenario}'. `lab scenario list` shows the catalog.", ex);
         }
 
-        await EnsureAsync(response, $"read {scenario}", cancellationToken);
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        return document.RootElement.GetProperty("meta").GetProperty("parameters").EnumerateArray()
-            .Select(p => p.GetProperty("name").GetString()!)
-            .ToHashSet(StringComparer.Ordinal);
+        return status.Meta.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>Enables the scenario with <paramref name="parameters"/> (or disables it when null) and waits until every process applies it.</summary>
-    private static async Task SwitchAsync(HttpClient http, ExperimentLab lab, string scenario, IReadOnlyDictionary<string, string>? parameters,
+    private static async Task SwitchAsync(LabApiClient api, HttpClient http, ExperimentLab lab, string scenario, IReadOnlyDictionary<string, string>? parameters,
         ExperimentOptions options, CancellationToken cancellationToken)
     {
-        var path = $"/lab/scenarios/{Uri.EscapeDataString(scenario)}";
         var ttl = LoadSyntax.FormatDuration(options.Phase * 3 + TimeSpan.FromMinutes(5));
-        using var request = parameters is null
-            ? new HttpRequestMessage(HttpMethod.Delete, path)
-            : new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { parameters, ttl, seed = options.Seed }) };
-        using var response = await SendAsync(http, request, cancellationToken);
-        if (parameters is null && response.StatusCode == HttpStatusCode.Conflict)
+        var result = parameters is null
+            ? await ControlAsync(api, $"disable {scenario}", a => a.DisableAsync(scenario, cancellationToken), notActiveIsFine: true)
+            : await ControlAsync(api, $"enable {scenario}", a => a.EnableAsync(scenario, parameters, null, ttl, options.Seed, cancellationToken));
+        if (result is not null)
         {
-            return; // was not active
+            await WaitAppliedAsync(http, lab, result.Version, cancellationToken);
         }
+    }
 
-        await EnsureAsync(response, parameters is null ? $"disable {scenario}" : $"enable {scenario}", cancellationToken);
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        var version = document.RootElement.GetProperty("version").GetInt64();
-        await WaitAppliedAsync(http, lab, version, cancellationToken);
+    /// <summary>One control API call, its failures as <see cref="ExperimentException"/>; null when disabling what was not active.</summary>
+    private static async Task<T?> ControlAsync<T>(LabApiClient api, string what, Func<LabApiClient, Task<T>> call, bool notActiveIsFine = false)
+        where T : class
+    {
+        try
+        {
+            return await call(api);
+        }
+        catch (LabApiException ex) when (notActiveIsFine && ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            return null;
+        }
+        catch (LabApiException ex)
+        {
+            var errors = string.Join("; ", ex.Errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}"));
+            throw new ExperimentException($"{what}: {ex.Status} {ex.Title}: {ex.Detail} {errors}".TrimEnd(), ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new ExperimentException($"The lab's control API is unreachable: {ex.Message}", ex);
+        }
     }
 
     private static async Task WaitAppliedAsync(HttpClient http, ExperimentLab lab, long version, CancellationToken cancellationToken)
@@ -294,16 +311,5 @@ public static class ExperimentRunner
                 throw new ExperimentException($"The lab at {http.BaseAddress} is unreachable: {ex.Message}", ex);
             }
         }
-    }
-
-    private static async Task EnsureAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
-    {
-        if (response.IsSuccessStatusCode)
-        {
-            return;
-        }
-
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        throw new ExperimentException($"{what}: {(int)response.StatusCode} {response.ReasonPhrase}: {body}");
     }
 }
