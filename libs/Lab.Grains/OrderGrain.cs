@@ -109,29 +109,33 @@ public sealed class OrderGrain(
         {
             // A step threw (a call timed out, a silo died): the customer's checkout failed, and the order is left to the
             // recovery sweep. Counted with the exception's type, so a stall shows among the failures as it happens.
-            LabTelemetry.CheckoutDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", "error"));
-            LabTelemetry.OrdersFailed.Add(1, new KeyValuePair<string, object?>("reason", e.GetType().Name));
+            RecordCheckout(started, "error", e.GetType().Name);
             throw;
         }
 
-        if (result.Order?.Status == OrderStatus.Confirmed)
+        var confirmed = result.Order?.Status == OrderStatus.Confirmed;
+        if (confirmed)
         {
             // Confirmed after the edge had told the customer it timed out: work nobody waits for any more.
             CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "order-saga");
         }
 
-        var outcome = result.Order?.Status == OrderStatus.Confirmed ? "confirmed" : "cancelled";
+        RecordCheckout(started, confirmed ? "confirmed" : "cancelled", confirmed ? null : result.Failure.ToString());
+        return result;
+    }
+
+    /// <param name="failure">Null for a confirmed order, else the reason it counts as failed.</param>
+    private static void RecordCheckout(long started, string outcome, string? failure)
+    {
         LabTelemetry.CheckoutDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
-        if (outcome == "confirmed")
+        if (failure is null)
         {
             LabTelemetry.OrdersPlaced.Add(1);
         }
         else
         {
-            LabTelemetry.OrdersFailed.Add(1, new KeyValuePair<string, object?>("reason", result.Failure.ToString()));
+            LabTelemetry.OrdersFailed.Add(1, new KeyValuePair<string, object?>("reason", failure));
         }
-
-        return result;
     }
 
     private async Task<CheckoutResult> RunSagaAsync(DateTimeOffset? deadline)
