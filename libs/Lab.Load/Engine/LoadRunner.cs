@@ -109,15 +109,14 @@ public static class LoadRunner
             var schedule = new ArrivalSchedule(open.StartRate, open.EndRate, plan.Duration.TotalSeconds);
             var pool = new WorkerPool(state, queue.Reader, plan.MaxInFlight, contexts);
             pool.Add(Math.Min(plan.MaxInFlight, InitialWorkers));
-            var reader = queue.Reader;
-            pacer = new Thread(() => Pace(state, schedule, picker, queue.Writer, () => reader.Count, pool))
+            state.QueueLength = () => queue.Reader.Count;
+            pacer = new Thread(() => Pace(state, schedule, picker, queue.Writer, pool))
             {
                 IsBackground = true,
                 Name = "lab-load-pacer",
                 Priority = ThreadPriority.AboveNormal,
             };
             workerPool = pool;
-            state.QueueLength = () => queue.Reader.Count;
             pacer.Start();
         }
         else
@@ -316,7 +315,7 @@ public static class LoadRunner
     /// would still be half full at the rate the workers take from it, at most 20 ms): waking every millisecond
     /// on a busy 2-core machine moved the socket thread between cores and cost about a tenth of the maximum rate.
     /// </remarks>
-    private static void Pace(RunState state, ArrivalSchedule schedule, JourneyPicker picker, ChannelWriter<Arrival> writer, Func<int> queued, WorkerPool pool)
+    private static void Pace(RunState state, ArrivalSchedule schedule, JourneyPicker picker, ChannelWriter<Arrival> writer, WorkerPool pool)
     {
         var capacity = state.Plan.MaxQueuedArrivals;
         var random = new Random(state.Plan.Seed);
@@ -365,7 +364,7 @@ public static class LoadRunner
             while (!state.Stopping && emitted < total)
             {
                 var now = Stopwatch.GetTimestamp();
-                var inQueue = queued();
+                var inQueue = state.QueueLength();
                 var taken = Math.Max(0, lastQueued - inQueue) / ((now - lastTicks) / frequency);
                 free = capacity - inQueue;
                 var full = Release(Math.Min(schedule.DueBy((now - state.StartTicks) / frequency), total), ref free, runOver: false);
