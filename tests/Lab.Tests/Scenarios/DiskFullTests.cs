@@ -15,7 +15,7 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
     private static readonly string[] Skus = ["SKU-00031", "SKU-00032", "SKU-00033", "SKU-00034"];
     private const int MaxAttempts = 30;
     private const int FollowingAttempts = 15;
-    private const int FullRun = 3;
+    private const int MinFollowingFailures = 3;
 
     private readonly ScenarioSwitch _scenarios = new(fixture.Cluster);
 
@@ -48,11 +48,11 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
         }
 
         Assert.NotNull(first);
-        // Pages freed by deletes (released reservations, expired ones) are reused before the file has to grow, as on a
-        // real full disk, so a write may still slip through; once those are used up, writes fail one after another.
-        // Every failure must be SQLITE_FULL.
+        // Pages freed by deletes (cart lines, released reservations) are reused before the file has to grow, as on a
+        // real full disk, so some writes still slip through: checkouts that fit in freed pages succeed, the others fail,
+        // and how they alternate depends on what else freed pages. Every failure must be SQLITE_FULL.
         var following = new List<Exception?>();
-        while (following.Count < FollowingAttempts && !EndsWithFailures(following))
+        while (following.Count < FollowingAttempts)
         {
             following.Add(await CheckoutAsync());
         }
@@ -75,7 +75,8 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
 
         AssertDiskFull(first);
         Assert.All(following.OfType<Exception>(), AssertDiskFull);
-        Assert.True(EndsWithFailures(following), $"writes did not keep failing: no {FullRun} failures in a row within {FollowingAttempts} checkouts");
+        var failures = following.Count(e => e is not null);
+        Assert.True(failures >= MinFollowingFailures, $"writes did not keep failing: {failures} of the next {FollowingAttempts} checkouts failed");
         Assert.NotEmpty(failedSpans);
         Assert.All(failedSpans, span =>
         {
@@ -129,9 +130,6 @@ public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper 
             return ex;
         }
     }
-
-    private static bool EndsWithFailures(List<Exception?> attempts) =>
-        attempts.Count >= FullRun && attempts.TakeLast(FullRun).All(e => e is not null);
 
     private static void AssertDiskFull(Exception? ex)
     {

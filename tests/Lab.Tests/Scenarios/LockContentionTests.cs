@@ -54,10 +54,14 @@ public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputH
         Assert.True(onHigh.MaxLockWaitMs > Hold.TotalMilliseconds, "no writer waited a full hold");
         Assert.True(onHigh.MeanCheckoutMs > onLow.MeanCheckoutMs, "checkout latency did not grow with concurrency");
         Assert.True(onLow.MaxCheckoutMs >= 2 * Hold.TotalMilliseconds * 0.9, "a checkout holds the lock twice (reserve, commit)");
-        // The holders: every hot-SKU reserve and commit, tagged on its db span.
+        // The holders: every hot-SKU reserve and commit, tagged on its db span. On a busy machine a writer can queue past
+        // the 5 s response timeout while the scenario is on (the contention itself); its saga still holds the lock when its
+        // turn comes, perhaps after the phase. With the scenario off, nothing may time out.
         Assert.Equal(2 * Rounds * Low, onLow.Holders);
-        Assert.Equal(2 * Rounds * High, onHigh.Holders);
+        Assert.InRange(onHigh.Holders, 2 * Rounds * High - 2 * onHigh.TimedOut, 2 * Rounds * High);
+        Assert.True(onHigh.TimedOut < Rounds * High, "every checkout timed out with the scenario on");
         Assert.Equal(0, offHigh.Holders + after.Holders);
+        Assert.Equal(0, offLow.TimedOut + offHigh.TimedOut + after.TimedOut);
 
         // Off: neither lock wait nor checkout latency depends on concurrency to any comparable degree.
         // Means, not maxima: one slow checkout on a shared machine (a GC, a busy core) must not decide it.
@@ -70,6 +74,7 @@ public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputH
     {
         telemetry.Clear();
         var latencies = new ConcurrentBag<double>();
+        var timedOut = 0;
         var workers = Enumerable.Range(0, concurrency).ToArray();
         for (var round = 0; round < Rounds; round++)
         {
@@ -78,9 +83,18 @@ public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputH
             await Task.WhenAll(workers.Select(async w =>
             {
                 var clock = Stopwatch.StartNew();
-                var result = await Cart(w).CheckoutAsync();
+                try
+                {
+                    var result = await Cart(w).CheckoutAsync();
+                    Assert.True(result.Failure == CheckoutFailure.None, $"{result.Failure}: {result.Detail}");
+                }
+                catch (TimeoutException)
+                {
+                    // A writer left behind in the lock queue past the response timeout: counted, judged by the caller.
+                    Interlocked.Increment(ref timedOut);
+                }
+
                 latencies.Add(clock.Elapsed.TotalMilliseconds);
-                Assert.True(result.Failure == CheckoutFailure.None, $"{result.Failure}: {result.Detail}");
             }));
         }
 
@@ -90,16 +104,16 @@ public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputH
             .ToList();
         Assert.NotEmpty(waits);
         var holders = telemetry.Spans.Count(s => (s.GetTagItem("lab.scenario") as string) == LockContentionScenario.Name);
-        return new Phase(latencies.Max(), latencies.Average(), waits.Average(), waits.Max(), waits.Count, holders);
+        return new Phase(latencies.Max(), latencies.Average(), waits.Average(), waits.Max(), waits.Count, holders, timedOut);
     }
 
     private ICartGrain Cart(int worker) => fixture.Client.GetGrain<ICartGrain>(11 + worker);
 
     private static string Sku(int worker) => $"SKU-{11 + worker:00000}";
 
-    private sealed record Phase(double MaxCheckoutMs, double MeanCheckoutMs, double MeanLockWaitMs, double MaxLockWaitMs, int Writes, int Holders)
+    private sealed record Phase(double MaxCheckoutMs, double MeanCheckoutMs, double MeanLockWaitMs, double MaxLockWaitMs, int Writes, int Holders, int TimedOut)
     {
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-            $"checkout max {MaxCheckoutMs:0} ms, mean {MeanCheckoutMs:0} ms, lock wait mean {MeanLockWaitMs:0.0} ms, max {MaxLockWaitMs:0.0} ms over {Writes} writes, {Holders} holders");
+            $"checkout max {MaxCheckoutMs:0} ms, mean {MeanCheckoutMs:0} ms, lock wait mean {MeanLockWaitMs:0.0} ms, max {MaxLockWaitMs:0.0} ms over {Writes} writes, {Holders} holders, {TimedOut} timed out");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Lab.Cli.Experiment;
 using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
@@ -9,7 +10,12 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
 {
     private const string LongTurns = "orleans_scheduler_long_running_turns_total";
     private const string PoolThreads = "dotnet_thread_pool_thread_count_total";
+    private const string Activations = "orleans_catalog_activations";
     private static readonly TimeSpan Block = TimeSpan.FromMilliseconds(400);
+
+    // The silo the scenario starves (index into lab.Silos) and the one left alone.
+    private int _target;
+    private int Other => 1 - _target;
 
     public Task InitializeAsync() => lab.ResetAsync();
 
@@ -19,12 +25,23 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
     public async Task Blocking_grain_turns_on_one_silo_count_as_long_running_turns_and_slow_that_silo_only()
     {
         var baseline = await DriveAsync(TimeSpan.FromSeconds(2));
-        var turnsBefore = await LongTurnsAsync();
 
+        // Placement decides where the product grains live, and earlier tests in this lab may have left most of them on
+        // one silo: starve the silo that hosts more of them, so that the reads meet the blocked turns.
+        var products = await PerSiloAsync(m => m.Samples
+            .Where(s => s.Name == Activations && s.Labels.GetValueOrDefault("grain_type") == "product")
+            .Sum(s => s.Value));
+        _target = products.Silo2 > products.Silo1 ? 1 : 0;
+        var target = $"silo-{_target + 1}";
+        var other = $"silo-{Other + 1}";
+        output.WriteLine($"product activations: silo-1 {products.Silo1}, silo-2 {products.Silo2}; starving {target}");
+        Assert.True(Math.Max(products.Silo1, products.Silo2) > 0, "no product grain activations counted on either silo");
+
+        var turnsBefore = await LongTurnsAsync();
         // Thread.Sleep in the turn: the pool gets no hint that its threads are blocked, so the whole process starves.
         await lab.EnableAsync("resource-starvation",
             new() { ["block"] = "400ms", ["rate"] = "100%", ["style"] = "sleep", ["max-blocked"] = "32" },
-            new() { ["service"] = "silo-1" });
+            new() { ["service"] = target });
         var starved = await DriveAsync(TimeSpan.FromSeconds(4));
         var turnsStarved = await LongTurnsAsync();
 
@@ -35,42 +52,43 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
         output.WriteLine($"baseline:  {baseline}");
         output.WriteLine($"starved:   {starved}");
         output.WriteLine($"recovered: {recovered}");
-        output.WriteLine($"long-running turns: silo-1 +{turnsStarved.Silo1 - turnsBefore.Silo1} while on, +{turnsAfter.Silo1 - turnsStarved.Silo1} after; " +
-                         $"silo-2 +{turnsStarved.Silo2 - turnsBefore.Silo2} while on");
+        output.WriteLine($"long-running turns: {target} +{turnsStarved.Target - turnsBefore.Target} while on, +{turnsAfter.Target - turnsStarved.Target} after; " +
+                         $"{other} +{turnsStarved.Other - turnsBefore.Other} while on");
 
-        // Orleans saw the blocked turns on silo-1, not on silo-2.
-        Assert.True(turnsStarved.Silo1 - turnsBefore.Silo1 >= 1, $"silo-1 long-running turns +{turnsStarved.Silo1 - turnsBefore.Silo1}");
-        Assert.True(turnsStarved.Silo2 - turnsBefore.Silo2 <= 2, $"silo-2 long-running turns +{turnsStarved.Silo2 - turnsBefore.Silo2}");
+        // Orleans saw the blocked turns on the starved silo, not on the other.
+        Assert.True(turnsStarved.Target - turnsBefore.Target >= 1, $"{target} long-running turns +{turnsStarved.Target - turnsBefore.Target}");
+        Assert.True(turnsStarved.Other - turnsBefore.Other <= 2, $"{other} long-running turns +{turnsStarved.Other - turnsBefore.Other}");
 
-        // Requests served by silo-1 grains wait at least a block; even silo-1's own HTTP endpoint, which no grain
-        // serves, slows down, while silo-2's does not.
+        // Requests served by the starved silo's grains wait at least a block; even its own HTTP endpoint, which no grain
+        // serves, slows down, while the other silo's does not.
         // Deep starvation can push some reads past the Orleans response timeout (504); those count as slow, not as a failure of the test.
         Assert.True(starved.ProductP90 >= Block.TotalMilliseconds, $"product p90 {starved.ProductP90} ms while starved");
         Assert.True(baseline.ProductP90 < Block.TotalMilliseconds / 2, $"product p90 {baseline.ProductP90} ms at baseline");
-        var quietAlive = Math.Max(baseline.Silo1AliveP90, starved.Silo2AliveP90);
-        Assert.True(starved.Silo1AliveP90 > 3 * quietAlive,
-            $"silo-1 /alive p90 {starved.Silo1AliveP90} ms vs {baseline.Silo1AliveP90} ms at baseline and silo-2 {starved.Silo2AliveP90} ms");
+        var quietAlive = Math.Max(baseline.AliveP90[_target], starved.AliveP90[Other]);
+        Assert.True(starved.AliveP90[_target] > 3 * quietAlive,
+            $"{target} /alive p90 {starved.AliveP90[_target]} ms vs {baseline.AliveP90[_target]} ms at baseline and {other} {starved.AliveP90[Other]} ms");
 
         // Off: no more long turns, latency back near the baseline.
-        Assert.True(turnsAfter.Silo1 - turnsStarved.Silo1 <= 32, "at most the turns already blocked finish long");
+        Assert.True(turnsAfter.Target - turnsStarved.Target <= 32, "at most the turns already blocked finish long");
         Assert.True(recovered.ProductP90 < Block.TotalMilliseconds / 2, $"product p90 {recovered.ProductP90} ms after");
         Assert.Equal(0, recovered.Errors);
         var quiet = await LongTurnsAsync();
         await DriveAsync(TimeSpan.FromSeconds(1));
-        Assert.True((await LongTurnsAsync()).Silo1 - quiet.Silo1 <= 1, "no new long-running turns once off");
+        Assert.True((await LongTurnsAsync()).Target - quiet.Target <= 1, "no new long-running turns once off");
 
-        // Sync-over-async (Task.Wait): the pool notices the blocked waits and injects threads on silo-1, which rescues
-        // its other work at the cost of a climbing thread count; the turns are just as long.
+        // Sync-over-async (Task.Wait): the pool notices the blocked waits and injects threads on the starved silo, which
+        // rescues its other work at the cost of a climbing thread count; the turns are just as long.
         await lab.EnableAsync("resource-starvation",
             new() { ["block"] = "400ms", ["rate"] = "100%", ["style"] = "sync-over-async", ["max-blocked"] = "32" },
-            new() { ["service"] = "silo-1" });
+            new() { ["service"] = target });
         var waiting = await DriveAsync(TimeSpan.FromSeconds(3));
         var turnsWaiting = await LongTurnsAsync();
-        var threads = await ThreadsAsync();
-        output.WriteLine($"sync-over-async: {waiting}; long-running turns silo-1 +{turnsWaiting.Silo1 - quiet.Silo1}; " +
+        var threads = await PerSiloAsync(m => m.Sum(PoolThreads));
+        output.WriteLine($"sync-over-async: {waiting}; long-running turns {target} +{turnsWaiting.Target - quiet.Target}; " +
                          $"pool threads silo-1 {threads.Silo1}, silo-2 {threads.Silo2}");
-        Assert.True(turnsWaiting.Silo1 - quiet.Silo1 >= 1, $"silo-1 long-running turns +{turnsWaiting.Silo1 - quiet.Silo1}");
-        Assert.True(threads.Silo1 >= threads.Silo2, $"pool threads silo-1 {threads.Silo1}, silo-2 {threads.Silo2}");
+        Assert.True(turnsWaiting.Target - quiet.Target >= 1, $"{target} long-running turns +{turnsWaiting.Target - quiet.Target}");
+        var (targetThreads, otherThreads) = _target == 0 ? threads : (threads.Silo2, threads.Silo1);
+        Assert.True(targetThreads >= otherThreads, $"pool threads {target} {targetThreads}, {other} {otherThreads}");
         Assert.True(waiting.ProductP90 >= Block.TotalMilliseconds, $"product p90 {waiting.ProductP90} ms");
     }
 
@@ -110,23 +128,24 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
             }
         }).ToList();
         await Task.WhenAll(workers.Concat(probes));
-        return new Sample(products.Count, errors, string.Join(",", statuses), P90(products), P90(alive[0]), P90(alive[1]));
+        return new Sample(products.Count, errors, string.Join(",", statuses), P90(products), [P90(alive[0]), P90(alive[1])]);
     }
 
-    private async Task<(double Silo1, double Silo2)> LongTurnsAsync() =>
-        ((await ScenarioProcessesFixture.MetricsAsync(lab.Silos[0])).Sum(LongTurns),
-         (await ScenarioProcessesFixture.MetricsAsync(lab.Silos[1])).Sum(LongTurns));
+    private async Task<(double Target, double Other)> LongTurnsAsync()
+    {
+        var turns = await PerSiloAsync(m => m.Sum(LongTurns));
+        return _target == 0 ? turns : (turns.Silo2, turns.Silo1);
+    }
 
-    private async Task<(double Silo1, double Silo2)> ThreadsAsync() =>
-        ((await ScenarioProcessesFixture.MetricsAsync(lab.Silos[0])).Sum(PoolThreads),
-         (await ScenarioProcessesFixture.MetricsAsync(lab.Silos[1])).Sum(PoolThreads));
+    private async Task<(double Silo1, double Silo2)> PerSiloAsync(Func<PrometheusSamples, double> read) =>
+        (read(await ScenarioProcessesFixture.MetricsAsync(lab.Silos[0])), read(await ScenarioProcessesFixture.MetricsAsync(lab.Silos[1])));
 
     private static double P90(List<double> values) =>
         values.Count == 0 ? double.NaN : Math.Round(values.Order().ElementAt((int)(values.Count * 0.9)));
 
-    private sealed record Sample(int Requests, int Errors, string Statuses, double ProductP90, double Silo1AliveP90, double Silo2AliveP90)
+    private sealed record Sample(int Requests, int Errors, string Statuses, double ProductP90, double[] AliveP90)
     {
         public override string ToString() =>
-            $"{Requests} product reads, {Errors} not OK (statuses {Statuses}), p90 {ProductP90} ms; /alive p90 silo-1 {Silo1AliveP90} ms, silo-2 {Silo2AliveP90} ms";
+            $"{Requests} product reads, {Errors} not OK (statuses {Statuses}), p90 {ProductP90} ms; /alive p90 silo-1 {AliveP90[0]} ms, silo-2 {AliveP90[1]} ms";
     }
 }
