@@ -142,7 +142,11 @@ public sealed class OrderGrain(
     {
         var order = _order!;
         // timeout-cascade's cure: the caller's deadline bounds every step, and a spent one stops the saga.
-        var honoured = deadline is not null && TimeoutCascadeScenario.Cured() ? deadline : null;
+        var margin = TimeoutCascadeScenario.CureMargin();
+        var honoured = margin is null ? null : deadline;
+        // The budget shrinks downstream: the charge must be done 'margin' before the caller's deadline, which leaves the
+        // saga time to record it and confirm the order before its caller gives up.
+        var chargeBy = honoured - margin;
         // Lines are reserved in SKU order, the one lock order every saga shares.
         var lines = order.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal).ToList();
         var reserved = new List<OrderLine>(lines.Count);
@@ -159,19 +163,22 @@ public sealed class OrderGrain(
         }
 
         await AdvanceAsync(OrderStatus.StockReserved, OrderEventKind.StockReserved);
-        if (Spent(honoured))
+        if (Spent(chargeBy))
         {
             await ReleaseAsync(reserved);
-            return await CancelAsync(CheckoutFailure.TimedOut, "the caller's deadline passed before the charge; nothing charged");
+            return await CancelAsync(CheckoutFailure.TimedOut, "too little of the caller's budget was left to charge; nothing charged");
         }
 
         PaymentResult charge;
-        using (var budget = CallDeadline.Until(honoured, DateTimeOffset.UtcNow))
+        using (var budget = CallDeadline.Until(chargeBy, DateTimeOffset.UtcNow))
+        using (CallDeadline.Narrow(chargeBy))
         {
             charge = await ChargeAsync(order.Total, budget?.Token ?? CancellationToken.None);
         }
 
-        if (!charge.Succeeded || Spent(honoured))
+        // With the cure, a charge stopped by its shrunken budget is a timeout too, though the caller's deadline has not passed yet.
+        var timedOut = Spent(honoured) || (honoured is not null && charge.DeadlinePassed);
+        if (!charge.Succeeded || timedOut)
         {
             await ReleaseAsync(reserved);
             if (charge.Succeeded || charge.Uncertain)
@@ -179,8 +186,8 @@ public sealed class OrderGrain(
                 RefundInBackground();
             }
 
-            return Spent(honoured)
-                ? await CancelAsync(CheckoutFailure.TimedOut, "the caller's deadline passed during the charge; any charge is refunded")
+            return timedOut
+                ? await CancelAsync(CheckoutFailure.TimedOut, "the charge ran out of its share of the caller's deadline; any charge is refunded")
                 : await CancelAsync(CheckoutFailure.PaymentFailed, charge.Error);
         }
 

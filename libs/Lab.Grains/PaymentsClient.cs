@@ -12,7 +12,8 @@ public sealed record Charge(string ChargeId, Guid OrderId, decimal Amount, strin
 
 /// <summary>The outcome of a call to the payment provider, success or the reason it failed.</summary>
 /// <param name="Uncertain">No usable answer came back (timeout, dropped connection): the call may have taken effect.</param>
-public sealed record PaymentResult(Charge? Charge, string? Error, bool Uncertain = false)
+/// <param name="DeadlinePassed">The caller's deadline stopped the charge: payments answered 504, or the call was cancelled.</param>
+public sealed record PaymentResult(Charge? Charge, string? Error, bool Uncertain = false, bool DeadlinePassed = false)
 {
     public bool Succeeded => Charge is not null;
 }
@@ -105,7 +106,9 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
                 return new PaymentResult(await response.Content.ReadFromJsonAsync<Charge>(cancellationToken), null);
             }
 
-            return new PaymentResult(null, $"payments answered {(int)response.StatusCode} {Describe(response.StatusCode)}");
+            // Payments answers 504 when too little of the deadline in the Lab-Deadline header is left (timeout-cascade's cure).
+            return new PaymentResult(null, $"payments answered {(int)response.StatusCode} {Describe(response.StatusCode)}",
+                DeadlinePassed: response.StatusCode == HttpStatusCode.GatewayTimeout);
         }
         catch (BrokenCircuitException ex)
         {
@@ -113,7 +116,8 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {
-            return new PaymentResult(null, $"payments unreachable: {ex.GetType().Name}: {ex.Message}", Uncertain: true);
+            return new PaymentResult(null, $"payments unreachable: {ex.GetType().Name}: {ex.Message}", Uncertain: true,
+                DeadlinePassed: cancellationToken.IsCancellationRequested);
         }
     }
 

@@ -29,11 +29,13 @@ public sealed class TimeoutCascadeScenario : Scenario
             ParameterSpec.Percent("share", "30%", "Share of charges that are delayed."),
             ParameterSpec.Duration("edge-timeout", "2s", "The storefront's budget for one checkout; it answers 504 when it is spent.", min: "100ms", max: "60s"),
             ParameterSpec.Bool("cure", false, "Propagate the deadline (RequestContext, Lab-Deadline header) and cancel at every layer when it is spent."),
+            ParameterSpec.Duration("margin", "100ms", "With the cure: what a layer keeps back from the budget it passes down, for its own remaining steps and its answer's way back.",
+                min: "0ms", max: "10s"),
         ],
         Signature: "Checkouts answer 504 at the edge far more often than the share of delayed charges (charges queue behind the held write lock); " +
                    "lab.work.orphaned{layer=order-saga|payments-client|payments-server} counts work finished after the edge gave up: orders confirmed " +
                    "and charges committed for customers who were told their checkout timed out; their spans end after the storefront's server span.",
-        Cure: "Deadline propagation: the remaining budget travels with the call and every layer cancels when it runs out (no orphaned work); timeout budgets that shrink downstream.",
+        Cure: "Deadline propagation: the remaining budget travels with the call and every layer cancels when it runs out (no orphaned work); timeout budgets that shrink downstream (each layer keeps 'margin' back for its own remaining steps).",
         Runbook: new Runbook(
             Break: "lab scenario enable timeout-cascade --set delay=3s --set share=30% --set edge-timeout=2s",
             Hint: "Customers get 504s, yet orders keep being confirmed and charged. Compare when the storefront's span ends with when the order saga and the charge end.",
@@ -53,8 +55,12 @@ public sealed class TimeoutCascadeScenario : Scenario
     public static TimeSpan? EdgeTimeout() =>
         ShopScenarioState.Find(Name) is { } activation ? activation.GetDuration("edge-timeout") : null;
 
-    /// <summary>True when the scenario is on with its cure: every layer honours the propagated deadline.</summary>
-    public static bool Cured() => ShopScenarioState.Find(Name) is { } activation && activation.GetBool("cure");
+    /// <summary>
+    /// With the cure on, what each layer keeps back from the deadline it passes down (so the work below stops early
+    /// enough for the answer to arrive in time); null when the cure is off and no layer honours a deadline.
+    /// </summary>
+    public static TimeSpan? CureMargin() =>
+        ShopScenarioState.Find(Name) is { } activation && activation.GetBool("cure") ? activation.GetDuration("margin") : null;
 }
 
 /// <summary>
@@ -73,6 +79,22 @@ public static class CallDeadline
 
     /// <summary>Sets the deadline for the grain calls this async flow makes from now on.</summary>
     public static void Set(DateTimeOffset deadline) => RequestContext.Set(ContextKey, deadline.ToUnixTimeMilliseconds());
+
+    /// <summary>
+    /// Narrows the deadline that this flow's calls carry until the result is disposed, which restores the caller's;
+    /// null (nothing to restore, nothing allocated) when there is no deadline.
+    /// </summary>
+    public static IDisposable? Narrow(DateTimeOffset? deadline)
+    {
+        if (deadline is not { } d)
+        {
+            return null;
+        }
+
+        var previous = RequestContext.Get(ContextKey);
+        Set(d);
+        return new Restore(previous);
+    }
 
     /// <summary>The deadline of the current grain call, if its caller set one.</summary>
     public static DateTimeOffset? Current() =>
@@ -111,5 +133,20 @@ public static class CallDeadline
         var source = new CancellationTokenSource();
         source.CancelAfter(d > now ? d - now : TimeSpan.Zero);
         return source;
+    }
+
+    private sealed class Restore(object? previous) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (previous is null)
+            {
+                RequestContext.Remove(ContextKey);
+            }
+            else
+            {
+                RequestContext.Set(ContextKey, previous);
+            }
+        }
     }
 }

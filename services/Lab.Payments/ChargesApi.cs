@@ -52,9 +52,10 @@ public static partial class ChargesApi
             return ProblemDetailsHandling.Validation("currency", "currency must be a three-letter ISO code such as EUR.");
         }
 
-        // timeout-cascade: the caller's deadline arrives in a header; with the cure the charge is cancelled when it passes.
+        // timeout-cascade: the caller's deadline arrives in a header; with the cure the charge is cancelled 'margin'
+        // before it passes, so that the answer is back before the caller gives up.
         var deadline = CallDeadline.Parse(request.Headers[CallDeadline.Header]);
-        using var budget = CallDeadline.Until(deadline is not null && TimeoutCascadeScenario.Cured() ? deadline : null, DateTimeOffset.UtcNow);
+        using var budget = CallDeadline.Until(deadline - TimeoutCascadeScenario.CureMargin(), DateTimeOffset.UtcNow);
         ChargeOutcome outcome;
         try
         {
@@ -63,7 +64,7 @@ public static partial class ChargesApi
         catch (OperationCanceledException) when (budget?.IsCancellationRequested == true)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline passed",
-                detail: $"The caller's deadline ({deadline:O}) passed before the charge was made; nothing was charged.");
+                detail: $"Too little was left of the caller's deadline ({deadline:O}) to charge and answer in time; nothing was charged.");
         }
 
         CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "payments-server");
