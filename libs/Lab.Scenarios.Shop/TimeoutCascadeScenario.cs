@@ -131,7 +131,17 @@ public static class CallDeadline
         }
 
         var source = new CancellationTokenSource();
-        source.CancelAfter(d > now ? d - now : TimeSpan.Zero);
+        if (d > now)
+        {
+            source.CancelAfter(d - now);
+        }
+        else
+        {
+            // Spent already: cancel now. CancelAfter(0) fires on a timer thread a moment later, by which time a fast
+            // piece of work (a charge transaction takes a millisecond or two) has finished unchecked.
+            source.Cancel();
+        }
+
         return source;
     }
 

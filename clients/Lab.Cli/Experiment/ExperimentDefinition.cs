@@ -77,7 +77,12 @@ public sealed record ExperimentDefinition(
         [
             new("orphaned work", "", "lab.work.orphaned: work finished after its caller's deadline had passed", m => m.Delta("", Metrics.Orphaned)),
             new("edge timeouts", "", "storefront 504 answers to POST checkout", m => m.Requests("storefront", "POST", Checkout, "504")),
-        ], None),
+        ], None)
+        {
+            // Without the cure, work below the edge goes on up to the payments client's timeout (10 s) and a charge can
+            // commit after its cancelled order looked for it: let that settle, so it counts in the phase that caused it.
+            Settle = TimeSpan.FromSeconds(10),
+        },
         _ => new(scenario, "default", None, hasCureSwitch ? CureOn : null,
         [
             new("injections", "", $"lab.scenario.injections{{scenario={scenario}}}", m => m.Delta("", Metrics.Injections, ("scenario", scenario))),
