@@ -66,6 +66,41 @@ public sealed class TimeoutCascadeTests(ScenarioProcessesFixture lab, ITestOutpu
         Assert.True(after.Status == HttpStatusCode.Created, after.ToString());
     }
 
+    [Fact]
+    public async Task With_the_cure_payments_refuses_a_charge_whose_deadline_is_already_spent()
+    {
+        // A request can reach payments after its deadline (queued behind a starved thread pool, say): with the cure it must
+        // be refused before anything is written, however fast the charge would be; without it, nobody looks.
+        var spent = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(5);
+        await lab.EnableAsync(TimeoutCascadeScenario.Name, new() { ["share"] = "0%", ["cure"] = "true" });
+        var (refused, refusedCharges) = await ChargeAsync(spent);
+        // Reset first: enabling again waits until every process counts one active scenario, which it already does.
+        await lab.ResetAsync();
+        await lab.EnableAsync(TimeoutCascadeScenario.Name, new() { ["share"] = "0%", ["cure"] = "false" });
+        var (taken, takenCharges) = await ChargeAsync(spent);
+
+        output.WriteLine($"cure: {(int)refused} with {refusedCharges} charge(s); no cure: {(int)taken} with {takenCharges} charge(s)");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, refused);
+        Assert.Equal(0, refusedCharges);
+        Assert.Equal(HttpStatusCode.Created, taken);
+        Assert.Equal(1, takenCharges);
+    }
+
+    /// <summary>Posts a charge for a new order straight to payments with <paramref name="deadline"/> in its header.</summary>
+    private async Task<(HttpStatusCode Status, int Charges)> ChargeAsync(DateTimeOffset deadline)
+    {
+        var orderId = Guid.NewGuid();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/charges")
+        {
+            Content = JsonContent.Create(new { orderId, amount = 12.50m, currency = "EUR" }),
+        };
+        request.Headers.Add("Idempotency-Key", $"order-{orderId}");
+        request.Headers.Add(CallDeadline.Header, CallDeadline.Format(deadline));
+        using var response = await lab.Payments.SendAsync(request);
+        var charges = await lab.Payments.GetFromJsonAsync<JsonElement>($"/api/charges?orderId={orderId}");
+        return (response.StatusCode, charges.GetArrayLength());
+    }
+
     private async Task<Outcome> RunAsync(bool cure, int firstCustomer)
     {
         await lab.ResetAsync();
