@@ -20,6 +20,7 @@ public sealed class TimeoutCascadeTests(ScenarioProcessesFixture lab, ITestOutpu
     // Longer than the edge's budget, shorter than the payments client's timeout (3 s in the fixture): the charge completes.
     private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(1800);
     private static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(100);
+    private const int ProbeCustomer = 161;
 
     public Task InitializeAsync() => lab.ResetAsync();
 
@@ -69,37 +70,51 @@ public sealed class TimeoutCascadeTests(ScenarioProcessesFixture lab, ITestOutpu
     [Fact]
     public async Task With_the_cure_payments_refuses_a_charge_whose_deadline_is_already_spent()
     {
+        // A real order to charge again, so the lab's own invariants (every charge belongs to an order) still hold after.
+        await lab.FillCartAsync(ProbeCustomer, $"SKU-{ProbeCustomer:00000}");
+        var checkout = await lab.CheckoutAsync(ProbeCustomer);
+        Assert.True(checkout.Status == HttpStatusCode.Created, checkout.ToString());
+        var orderId = JsonDocument.Parse(checkout.Body).RootElement.GetProperty("orderId").GetGuid();
+
         // A request can reach payments after its deadline (queued behind a starved thread pool, say): with the cure it must
         // be refused before anything is written, however fast the charge would be; without it, nobody looks.
         var spent = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(5);
         await lab.EnableAsync(TimeoutCascadeScenario.Name, new() { ["share"] = "0%", ["cure"] = "true" });
-        var (refused, refusedCharges) = await ChargeAsync(spent);
+        var refused = await ChargeAgainAsync(orderId, spent);
         // Reset first: enabling again waits until every process counts one active scenario, which it already does.
         await lab.ResetAsync();
         await lab.EnableAsync(TimeoutCascadeScenario.Name, new() { ["share"] = "0%", ["cure"] = "false" });
-        var (taken, takenCharges) = await ChargeAsync(spent);
+        var taken = await ChargeAgainAsync(orderId, spent);
+        var charges = await ChargesAsync(orderId);
+        if (taken.ChargeId is { } extra)
+        {
+            (await lab.Payments.PostAsync($"/api/charges/{extra}/refund", null)).EnsureSuccessStatusCode(); // the order stays charged once
+        }
 
-        output.WriteLine($"cure: {(int)refused} with {refusedCharges} charge(s); no cure: {(int)taken} with {takenCharges} charge(s)");
-        Assert.Equal(HttpStatusCode.GatewayTimeout, refused);
-        Assert.Equal(0, refusedCharges);
-        Assert.Equal(HttpStatusCode.Created, taken);
-        Assert.Equal(1, takenCharges);
+        output.WriteLine($"cure: {(int)refused.Status}; no cure: {(int)taken.Status} {taken.ChargeId}; the order's charges then: {charges}");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, refused.Status);
+        Assert.Equal(HttpStatusCode.Created, taken.Status);
+        Assert.Equal(2, charges); // the checkout's own and the one taken without the cure; none from the refused request
     }
 
-    /// <summary>Posts a charge for a new order straight to payments with <paramref name="deadline"/> in its header.</summary>
-    private async Task<(HttpStatusCode Status, int Charges)> ChargeAsync(DateTimeOffset deadline)
+    /// <summary>Posts a second charge for <paramref name="orderId"/> straight to payments with <paramref name="deadline"/> in its header.</summary>
+    private async Task<(HttpStatusCode Status, string? ChargeId)> ChargeAgainAsync(Guid orderId, DateTimeOffset deadline)
     {
-        var orderId = Guid.NewGuid();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/charges")
         {
             Content = JsonContent.Create(new { orderId, amount = 12.50m, currency = "EUR" }),
         };
-        request.Headers.Add("Idempotency-Key", $"order-{orderId}");
+        request.Headers.Add("Idempotency-Key", $"probe-{Guid.NewGuid()}");
         request.Headers.Add(CallDeadline.Header, CallDeadline.Format(deadline));
         using var response = await lab.Payments.SendAsync(request);
-        var charges = await lab.Payments.GetFromJsonAsync<JsonElement>($"/api/charges?orderId={orderId}");
-        return (response.StatusCode, charges.GetArrayLength());
+        var chargeId = response.StatusCode == HttpStatusCode.Created
+            ? (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("chargeId").GetString()
+            : null;
+        return (response.StatusCode, chargeId);
     }
+
+    private async Task<int> ChargesAsync(Guid orderId) =>
+        (await lab.Payments.GetFromJsonAsync<JsonElement>($"/api/charges?orderId={orderId}")).GetArrayLength();
 
     private async Task<Outcome> RunAsync(bool cure, int firstCustomer)
     {
