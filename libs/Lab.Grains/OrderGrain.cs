@@ -171,9 +171,9 @@ public sealed class OrderGrain(
 
         PaymentResult charge;
         using (var budget = CallDeadline.Until(chargeBy, DateTimeOffset.UtcNow))
-        using (CallDeadline.Narrow(chargeBy))
         {
-            charge = await ChargeAsync(order.Total, budget?.Token ?? CancellationToken.None);
+            // Payments gets the shrunken deadline with the cure; without it, the caller's, which only counts orphans there.
+            charge = await ChargeAsync(order.Total, chargeBy ?? deadline, budget?.Token ?? CancellationToken.None);
         }
 
         // With the cure, a charge stopped by its shrunken budget is a timeout too, though the caller's deadline has not passed yet.
@@ -222,14 +222,14 @@ public sealed class OrderGrain(
     /// Charges the order. Normally once; while retry-storm is on (without its cure) this layer retries naively too,
     /// which is what multiplies the load on payments.
     /// </summary>
-    private async Task<PaymentResult> ChargeAsync(decimal total, CancellationToken cancellationToken)
+    private async Task<PaymentResult> ChargeAsync(decimal total, DateTimeOffset? deadline, CancellationToken cancellationToken)
     {
         var attempts = RetryStormScenario.GrainAttempts();
-        var charge = await payments.ChargeAsync(OrderId, total, cancellationToken);
+        var charge = await payments.ChargeAsync(OrderId, total, deadline, cancellationToken);
         for (var attempt = 2; !charge.Succeeded && attempt <= attempts; attempt++)
         {
             RetryTelemetry.Retried("grain");
-            charge = await payments.ChargeAsync(OrderId, total, cancellationToken);
+            charge = await payments.ChargeAsync(OrderId, total, deadline, cancellationToken);
         }
 
         return charge;

@@ -24,14 +24,14 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
     public const string HttpClientName = "payments";
 
     /// <summary>Charges an order once: the order id is the idempotency key, so a retry never charges twice.</summary>
-    public async Task<PaymentResult> ChargeAsync(Guid orderId, decimal amount, CancellationToken cancellationToken = default)
+    /// <param name="deadline">The caller's deadline, sent to payments in the Lab-Deadline header (timeout-cascade).</param>
+    public async Task<PaymentResult> ChargeAsync(Guid orderId, decimal amount, DateTimeOffset? deadline, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/charges")
         {
             Content = JsonContent.Create(new ChargeRequest(orderId, amount, options.Value.Currency)),
         };
         request.Headers.Add("Idempotency-Key", $"order-{orderId}");
-        var deadline = CallDeadline.Current();
         if (deadline is { } d)
         {
             request.Headers.Add(CallDeadline.Header, CallDeadline.Format(d));

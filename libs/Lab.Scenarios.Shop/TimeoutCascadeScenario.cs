@@ -80,22 +80,6 @@ public static class CallDeadline
     /// <summary>Sets the deadline for the grain calls this async flow makes from now on.</summary>
     public static void Set(DateTimeOffset deadline) => RequestContext.Set(ContextKey, deadline.ToUnixTimeMilliseconds());
 
-    /// <summary>
-    /// Narrows the deadline that this flow's calls carry until the result is disposed, which restores the caller's;
-    /// null (nothing to restore, nothing allocated) when there is no deadline.
-    /// </summary>
-    public static IDisposable? Narrow(DateTimeOffset? deadline)
-    {
-        if (deadline is not { } d)
-        {
-            return null;
-        }
-
-        var previous = RequestContext.Get(ContextKey);
-        Set(d);
-        return new Restore(previous);
-    }
-
     /// <summary>The deadline of the current grain call, if its caller set one.</summary>
     public static DateTimeOffset? Current() =>
         RequestContext.Get(ContextKey) is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
@@ -143,20 +127,5 @@ public static class CallDeadline
         }
 
         return source;
-    }
-
-    private sealed class Restore(object? previous) : IDisposable
-    {
-        public void Dispose()
-        {
-            if (previous is null)
-            {
-                RequestContext.Remove(ContextKey);
-            }
-            else
-            {
-                RequestContext.Set(ContextKey, previous);
-            }
-        }
     }
 }
