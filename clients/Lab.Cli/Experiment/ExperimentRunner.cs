@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Lab.Cli.Launch;
 using Lab.Cli.Verify;
@@ -62,7 +61,6 @@ public static class ExperimentRunner
         CancellationToken cancellationToken)
     {
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null }) { BaseAddress = lab.Storefront, Timeout = TimeSpan.FromSeconds(10) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", lab.ControlToken);
         var api = new LabApiClient(http, lab.ControlToken, "lab-experiment");
 
         var parameters = await ReadParameterNamesAsync(api, options.Scenario, cancellationToken);
@@ -278,7 +276,7 @@ public static class ExperimentRunner
         {
             while (true)
             {
-                using var response = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, new Uri(url, "/lab/runtime")), cancellationToken);
+                using var response = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, new Uri(url, RuntimeStatus.Path)), cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
                     using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
