@@ -4,6 +4,7 @@ using Lab.Cli.Experiment;
 using Lab.Cli.Launch;
 using Lab.Load;
 using Lab.Load.Plan;
+using Lab.Scenarios;
 using Spectre.Console;
 
 namespace Lab.Cli;
@@ -57,7 +58,18 @@ public static class ExperimentCommand
                 return 2;
             }
 
-            var lab = WithSettings(topology.Read(result), ExperimentDefinition.For(options.Scenario, hasCureSwitch: false).Settings);
+            ExperimentSpec spec;
+            try
+            {
+                spec = ExperimentRunner.SpecOf(options.Scenario);
+            }
+            catch (ExperimentException ex)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+                return 2;
+            }
+
+            var lab = WithSettings(topology.Read(result), spec.Settings);
             return await LabSession.RunAsync(lab, (running, token) => RunAsync(running, options, result.GetValue(output), token),
                 waitForStop: false, cancellationToken);
         });

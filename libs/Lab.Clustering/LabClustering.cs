@@ -1,6 +1,11 @@
+using System.ComponentModel.DataAnnotations;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Hosting;
@@ -21,6 +26,81 @@ public static class LabClustering
 {
     /// <summary>The ADO.NET invariant of Npgsql.</summary>
     public const string PostgresInvariant = "Npgsql";
+
+    /// <summary>
+    /// A silo joins the lab's cluster as <see cref="LabClusterOptions"/> (section "Orleans") says: clustering, endpoints,
+    /// response timeout, and Orleans:Scheduling / Orleans:Membership passed to Orleans' own options.
+    /// </summary>
+    public static ISiloBuilder AddLabClustering(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var options = Read(silo.Services, configuration);
+        if (options.Clustering == ClusteringMode.AdoNet)
+        {
+            silo.UsePostgresClustering(options.ClusteringConnectionString!);
+            silo.Configure<ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (options.ClusterId, options.ServiceId));
+            // Listen on the advertised address only: loopback for the embedded lab, the container's address in compose.
+            silo.ConfigureEndpoints(ResolveAdvertisedAddress(options.AdvertisedHost), options.SiloPort, options.GatewayPort);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort,
+                new IPEndPoint(IPAddress.Loopback, options.PrimarySiloPort), options.ServiceId, options.ClusterId);
+        }
+
+        silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = options.ResponseTimeout);
+        // When a turn counts as long-running (orleans-scheduler-long-running-turns), and how fast a dead silo is declared dead.
+        silo.Services.Configure<SchedulingOptions>(configuration.GetSection($"{LabClusterOptions.Section}:Scheduling"));
+        silo.Services.Configure<ClusterMembershipOptions>(configuration.GetSection($"{LabClusterOptions.Section}:Membership"));
+        return silo;
+    }
+
+    /// <summary>A client (the storefront) finds the silos' gateways as <see cref="LabClusterOptions"/> (section "Orleans") says.</summary>
+    public static IClientBuilder AddLabClustering(this IClientBuilder client, IConfiguration configuration)
+    {
+        var options = Read(client.Services, configuration);
+        if (options.Clustering == ClusteringMode.AdoNet)
+        {
+            client.UsePostgresClustering(options.ClusteringConnectionString!);
+        }
+        else
+        {
+            client.UseStaticClustering(options.GatewayPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port)).ToArray());
+        }
+
+        client.Configure<ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (options.ClusterId, options.ServiceId));
+        client.Configure<ClientMessagingOptions>(messaging => messaging.ResponseTimeout = options.ResponseTimeout);
+        return client;
+    }
+
+    /// <summary>
+    /// Reads and validates the options now (the clustering must be chosen while the host is built), registers them for
+    /// injection, and applies the PostgreSQL membership schema before Orleans starts when it is missing.
+    /// </summary>
+    private static LabClusterOptions Read(IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(LabClusterOptions.Section);
+        var options = new LabClusterOptions();
+        // "Clustering" is the lab's scalar setting; bound by hand, because Orleans reads the section "Orleans" too, where
+        // "Clustering" would name a provider.
+        section.Bind(options, binder => binder.ErrorOnUnknownConfiguration = false);
+        options.ClusteringConnectionString ??= configuration["Database:ConnectionString"];
+        var errors = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(options, new ValidationContext(options), errors, validateAllProperties: true))
+        {
+            throw new OptionsValidationException(LabClusterOptions.Section, typeof(LabClusterOptions),
+                errors.Select(e => $"{LabClusterOptions.Section}:{string.Join(",", e.MemberNames)}: {e.ErrorMessage}"));
+        }
+
+        configuration[$"{LabClusterOptions.Section}:Clustering"] = null;
+        services.AddSingleton(Options.Create(options));
+        if (options.Clustering == ClusteringMode.AdoNet)
+        {
+            services.AddSingleton<IHostedService>(sp => new MembershipSchemaStartup(options.ClusteringConnectionString!,
+                sp.GetRequiredService<ILogger<MembershipSchemaStartup>>()));
+        }
+
+        return options;
+    }
 
     /// <summary>Membership in PostgreSQL for a silo; call <see cref="PostgresMembershipSchema.EnsureAsync"/> before the host starts.</summary>
     public static ISiloBuilder UsePostgresClustering(this ISiloBuilder silo, string connectionString) =>
@@ -54,6 +134,22 @@ public static class LabClustering
             ?? addresses.FirstOrDefault()
             ?? throw new InvalidOperationException($"Orleans:AdvertisedHost '{hostOrAddress}' resolves to no address.");
     }
+}
+
+/// <summary>Applies the membership schema while the host is starting, before Orleans' own start looks for its table.</summary>
+internal sealed class MembershipSchemaStartup(string connectionString, ILogger<MembershipSchemaStartup> logger) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken) => PostgresMembershipSchema.EnsureAsync(connectionString, logger, cancellationToken);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Lab.Shop;
 using Dapper;
 using Lab.Contracts;
 
@@ -5,19 +6,19 @@ namespace Lab.Data;
 
 public sealed class CartRepository(LabDb db)
 {
-    private static readonly DbOperation Load = new("cart.load", "cart_lines", "SELECT",
+    private static readonly DbOperation Load = new(ShopOperations.CartLoad, "cart_lines", "SELECT",
         "SELECT sku, quantity, unit_price_cents FROM cart_lines WHERE customer_id = @customerId ORDER BY sku");
 
-    private static readonly DbOperation Upsert = new("cart.upsert-line", "cart_lines", "INSERT",
+    private static readonly DbOperation Upsert = new(ShopOperations.CartUpsertLine, "cart_lines", "INSERT",
         """
         INSERT INTO cart_lines (customer_id, sku, quantity, unit_price_cents) VALUES (@customerId, @sku, @quantity, @unitPriceCents)
         ON CONFLICT (customer_id, sku) DO UPDATE SET quantity = excluded.quantity, unit_price_cents = excluded.unit_price_cents
         """);
 
-    private static readonly DbOperation Remove = new("cart.remove-line", "cart_lines", "DELETE",
+    private static readonly DbOperation Remove = new(ShopOperations.CartRemoveLine, "cart_lines", "DELETE",
         "DELETE FROM cart_lines WHERE customer_id = @customerId AND sku = @sku");
 
-    private static readonly DbOperation Clear = new("cart.clear", "cart_lines", "DELETE",
+    private static readonly DbOperation Clear = new(ShopOperations.CartClear, "cart_lines", "DELETE",
         "DELETE FROM cart_lines WHERE customer_id = @customerId");
 
     public Task<List<CartLine>> LoadAsync(int customerId, CancellationToken cancellationToken = default) =>

@@ -1,3 +1,4 @@
+using Lab.Shop;
 using Dapper;
 using Lab.Contracts;
 
@@ -5,10 +6,10 @@ namespace Lab.Data;
 
 public sealed class CatalogRepository(LabDb db)
 {
-    private static readonly DbOperation GetProduct = new("catalog.get-product", "products", "SELECT",
+    private static readonly DbOperation GetProduct = new(ShopOperations.CatalogGetProduct, "products", "SELECT",
         "SELECT sku, name, category, price_cents, description FROM products WHERE sku = @sku");
 
-    private static readonly DbOperation Search = new("catalog.search", "products", "SELECT",
+    private static readonly DbOperation Search = new(ShopOperations.CatalogSearch, "products", "SELECT",
         """
         SELECT sku, name, category, price_cents FROM products
         WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category)
@@ -18,7 +19,7 @@ public sealed class CatalogRepository(LabDb db)
         """);
 
     // Every match, in name order, for ranking outside the database (algorithmic-degradation's code path).
-    private static readonly DbOperation SearchCandidates = new("catalog.search-candidates", "products", "SELECT",
+    private static readonly DbOperation SearchCandidates = new(ShopOperations.CatalogSearchCandidates, "products", "SELECT",
         """
         SELECT sku, name, category, price_cents, popularity_rank FROM products
         WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category)

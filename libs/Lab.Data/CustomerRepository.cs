@@ -1,10 +1,11 @@
+using Lab.Shop;
 using Dapper;
 
 namespace Lab.Data;
 
 public sealed class CustomerRepository(LabDb db)
 {
-    private static readonly DbOperation Exists = new("customer.exists", "customers", "SELECT",
+    private static readonly DbOperation Exists = new(ShopOperations.CustomerExists, "customers", "SELECT",
         "SELECT COUNT(*) FROM customers WHERE customer_id = @customerId");
 
     public Task<bool> ExistsAsync(int customerId, CancellationToken cancellationToken = default) =>

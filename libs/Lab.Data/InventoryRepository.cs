@@ -1,3 +1,4 @@
+using Lab.Shop;
 using Dapper;
 using Lab.Contracts;
 
@@ -6,32 +7,32 @@ namespace Lab.Data;
 /// <summary>Stock rows and reservations. Every change keeps available + reserved + sold = initial stock.</summary>
 public sealed class InventoryRepository(LabDb db)
 {
-    private static readonly DbOperation Load = new("inventory.load", "inventory", "SELECT",
+    private static readonly DbOperation Load = new(ShopOperations.InventoryLoad, "inventory", "SELECT",
         """
         SELECT sku, initial_stock, available, reserved, sold, version FROM inventory WHERE sku = @sku;
         SELECT order_id, quantity, expires_at FROM reservations WHERE sku = @sku;
         """);
 
-    private static readonly DbOperation Reserve = new("inventory.reserve", "inventory", "UPDATE",
+    private static readonly DbOperation Reserve = new(ShopOperations.InventoryReserve, "inventory", "UPDATE",
         """
         UPDATE inventory SET available = available - @quantity, reserved = reserved + @quantity, version = version + 1
         WHERE sku = @sku AND available >= @quantity;
         INSERT INTO reservations (order_id, sku, quantity, expires_at) VALUES (@orderId, @sku, @quantity, @expiresAt);
         """);
 
-    private static readonly DbOperation Commit = new("inventory.commit", "inventory", "UPDATE",
+    private static readonly DbOperation Commit = new(ShopOperations.InventoryCommit, "inventory", "UPDATE",
         """
         DELETE FROM reservations WHERE order_id = @orderId AND sku = @sku;
         UPDATE inventory SET reserved = reserved - @quantity, sold = sold + @quantity, version = version + 1 WHERE sku = @sku;
         """);
 
-    private static readonly DbOperation Release = new("inventory.release", "inventory", "UPDATE",
+    private static readonly DbOperation Release = new(ShopOperations.InventoryRelease, "inventory", "UPDATE",
         """
         DELETE FROM reservations WHERE order_id = @orderId AND sku = @sku;
         UPDATE inventory SET reserved = reserved - @quantity, available = available + @quantity, version = version + 1 WHERE sku = @sku;
         """);
 
-    private static readonly DbOperation Return = new("inventory.return", "inventory", "UPDATE",
+    private static readonly DbOperation Return = new(ShopOperations.InventoryReturn, "inventory", "UPDATE",
         "UPDATE inventory SET sold = sold - @quantity, available = available + @quantity, version = version + 1 WHERE sku = @sku AND sold >= @quantity");
 
     public Task<InventoryRecord?> LoadAsync(string sku, CancellationToken cancellationToken = default) =>

@@ -2,7 +2,7 @@ using System.Collections;
 using System.Data.Common;
 using System.Diagnostics;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +23,7 @@ public sealed class LabDb : IDisposable
     private readonly SqlDialect _dialect;
     private readonly ServiceIdentity _identity;
 
-    // A narrower gate in front of the pool while connection-pool-exhaustion is on; swapped per activation version.
+    // A narrower gate in front of the pool while a scenario shrinks the connection-pool seam; swapped when its limit changes.
     private volatile PoolGate? _gate;
 
     public LabDb(IOptions<DatabaseOptions> options, ServiceIdentity? identity = null)
@@ -69,16 +69,16 @@ public sealed class LabDb : IDisposable
         using var activity = StartActivity(operation);
         var started = Stopwatch.GetTimestamp();
         var route = Activity.Current?.GetBaggageItem(LabTelemetry.RouteBaggageKey);
-        // The one volatile read of the idle path; the pool limit and the hook below both live behind it.
+        // The one volatile read of the idle path for the hook below.
         var hooked = ScenarioRuntime.IsActiveAt(HookPoint.Repository);
         try
         {
-            var gate = await AcquireConnectionSlotAsync(activity, hooked, cancellationToken).ConfigureAwait(false);
+            var gate = await AcquireConnectionSlotAsync(activity, cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref s_inUse);
             try
             {
                 await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using var transaction = transactional ? await BeginAsync(connection, sku, activity, hooked && DeadlockScenario.DeferredWrites(_identity), cancellationToken).ConfigureAwait(false) : null;
+                await using var transaction = transactional ? await BeginAsync(connection, sku, activity, DefersWrites(), cancellationToken).ConfigureAwait(false) : null;
                 if (hooked)
                 {
                     // Inside the span and, for writes, inside the transaction: a scenario can hold the write lock.
@@ -122,9 +122,11 @@ public sealed class LabDb : IDisposable
         }
     }
 
+    private bool DefersWrites() => ShopSeams.WriteLocking.Resolve(_identity, WriteLocking.LockFirst) == WriteLocking.Deferred;
+
     /// <summary>
     /// Begins the write transaction with its lock taken first (SQLite: BEGIN IMMEDIATE; PostgreSQL: the SKU's row),
-    /// except while the deadlock scenario asks SQLite for a deferred one; the time spent waiting for the lock is
+    /// unless the write-locking seam asks SQLite for a deferred one; the time spent waiting for the lock is
     /// recorded on the span and in lab.db.lock_wait.duration.
     /// </summary>
     private async Task<DbTransaction> BeginAsync(DbConnection connection, string? sku, Activity? activity, bool deferred, CancellationToken cancellationToken)
@@ -160,10 +162,10 @@ public sealed class LabDb : IDisposable
         return activity;
     }
 
-    /// <returns>The scenario gate also taken (release it with the pool slot), or null.</returns>
-    private async Task<PoolGate?> AcquireConnectionSlotAsync(Activity? activity, bool hooked, CancellationToken cancellationToken)
+    /// <returns>The narrower gate also taken (release it with the pool slot), or null.</returns>
+    private async Task<PoolGate?> AcquireConnectionSlotAsync(Activity? activity, CancellationToken cancellationToken)
     {
-        var gate = hooked ? CurrentGate() : null;
+        var gate = CurrentGate();
         if (gate is not null)
         {
             // The shrunken pool: fewer usable connections, same waiting semantics.
@@ -185,19 +187,19 @@ public sealed class LabDb : IDisposable
 
     private PoolGate? CurrentGate()
     {
-        if (ConnectionPoolExhaustionScenario.FindPoolLimit(_identity) is not { } limit || limit.Size >= _options.MaxConnections)
+        if (!ShopSeams.ConnectionPool.TryResolveRegressed(_identity, out var limit) || limit.Size >= _options.MaxConnections)
         {
             return null;
         }
 
         var gate = _gate;
-        if (gate is not null && gate.Version == limit.Version)
+        if (gate is not null && gate.Limit == limit)
         {
             return gate;
         }
 
-        // A new activation (or change) gets a fresh gate; holders of the old one release into it and it is dropped.
-        var fresh = new PoolGate(limit.Version, limit.Size, limit.WaitTimeout ?? _options.ConnectionWaitTimeout,
+        // A new limit (a new snapshot of the scenario set) gets a fresh gate; holders of the old one release into it and it is dropped.
+        var fresh = new PoolGate(limit, limit.Size, limit.WaitTimeout ?? _options.ConnectionWaitTimeout,
             new SemaphoreSlim(limit.Size, limit.Size));
         return Interlocked.CompareExchange(ref _gate, fresh, gate) == gate ? fresh : _gate ?? fresh;
     }
@@ -248,8 +250,8 @@ public sealed class LabDb : IDisposable
     }
 }
 
-/// <summary>A scenario's narrower limit in front of the pool, for one activation version.</summary>
-internal sealed record PoolGate(long Version, int Size, TimeSpan WaitTimeout, SemaphoreSlim Slots);
+/// <summary>A narrower limit in front of the pool, for one regressed connection-pool seam value.</summary>
+internal sealed record PoolGate(PoolLimit Limit, int Size, TimeSpan WaitTimeout, SemaphoreSlim Slots);
 
 /// <summary>Thrown when no database connection became free within the configured wait.</summary>
 /// <remarks>Serializable, so a grain's caller (and the storefront's 504 mapping) sees this type, not a codec error.</remarks>

@@ -1,3 +1,4 @@
+using Lab.Shop;
 using Dapper;
 using Lab.Contracts;
 
@@ -9,33 +10,33 @@ public sealed class OrderRepository(LabDb db)
     private const string OrderColumns =
         "order_id, customer_id, status, total_cents, failure_reason, payment_id, created_at, updated_at, last_sequence";
 
-    private static readonly DbOperation Insert = new("order.insert", "orders", "INSERT",
+    private static readonly DbOperation Insert = new(ShopOperations.OrderInsert, "orders", "INSERT",
         $"""
         INSERT INTO orders ({OrderColumns}) VALUES (@orderId, @customerId, @status, @totalCents, NULL, NULL, @createdAt, @createdAt, @sequence);
         INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_cents) VALUES (@orderId, @lineNo, @sku, @quantity, @unitPriceCents)
         """);
 
-    private static readonly DbOperation UpdateStatus = new("order.update-status", "orders", "UPDATE",
+    private static readonly DbOperation UpdateStatus = new(ShopOperations.OrderUpdateStatus, "orders", "UPDATE",
         """
         UPDATE orders SET status = @status, failure_reason = @failureReason, payment_id = @paymentId,
             updated_at = @updatedAt, last_sequence = @sequence
         WHERE order_id = @orderId
         """);
 
-    private static readonly DbOperation Get = new("order.get", "orders", "SELECT",
+    private static readonly DbOperation Get = new(ShopOperations.OrderGet, "orders", "SELECT",
         $"""
         SELECT {OrderColumns} FROM orders WHERE order_id = @orderId;
         SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE order_id = @orderId ORDER BY line_no
         """);
 
-    private static readonly DbOperation HistoryOrders = new("customer.order-history", "orders", "SELECT",
+    private static readonly DbOperation HistoryOrders = new(ShopOperations.CustomerOrderHistory, "orders", "SELECT",
         $"SELECT {OrderColumns} FROM orders WHERE customer_id = @customerId ORDER BY created_at DESC LIMIT @limit");
 
     // A list parameter is spelled per provider (IN @list expanded by Dapper, or = ANY(@array)).
-    private readonly DbOperation _historyLines = new("customer.order-history-lines", "order_lines", "SELECT",
+    private readonly DbOperation _historyLines = new(ShopOperations.CustomerOrderHistoryLines, "order_lines", "SELECT",
         $"SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE {db.Dialect.InList("order_id", "@orderIds")} ORDER BY order_id, line_no");
 
-    private static readonly DbOperation LinesOfOrder = new("customer.order-lines", "order_lines", "SELECT",
+    private static readonly DbOperation LinesOfOrder = new(ShopOperations.CustomerOrderLines, "order_lines", "SELECT",
         "SELECT order_id, sku, quantity, unit_price_cents FROM order_lines WHERE order_id = @orderId ORDER BY line_no");
 
     public Task<int> InsertAsync(Order order, long sequence, CancellationToken cancellationToken = default) =>

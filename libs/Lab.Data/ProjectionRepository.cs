@@ -1,3 +1,4 @@
+using Lab.Shop;
 using Dapper;
 using Lab.Contracts;
 
@@ -6,10 +7,10 @@ namespace Lab.Data;
 /// <summary>The order-status read model and the shipments table, both written by stream consumers.</summary>
 public sealed class ProjectionRepository(LabDb db)
 {
-    private static readonly DbOperation GetView = new("projection.get", "order_status_view", "SELECT",
+    private static readonly DbOperation GetView = new(ShopOperations.ProjectionGet, "order_status_view", "SELECT",
         "SELECT order_id, status, last_sequence, events_applied, updated_at FROM order_status_view WHERE order_id = @orderId");
 
-    private static readonly DbOperation SaveView = new("projection.save", "order_status_view", "INSERT",
+    private static readonly DbOperation SaveView = new(ShopOperations.ProjectionSave, "order_status_view", "INSERT",
         """
         INSERT INTO order_status_view (order_id, status, last_sequence, events_applied, updated_at)
         VALUES (@orderId, @status, @lastSequence, @eventsApplied, @updatedAt)
@@ -17,10 +18,10 @@ public sealed class ProjectionRepository(LabDb db)
             events_applied = excluded.events_applied, updated_at = excluded.updated_at
         """);
 
-    private static readonly DbOperation GetShipment = new("shipping.get", "shipments", "SELECT",
+    private static readonly DbOperation GetShipment = new(ShopOperations.ShippingGet, "shipments", "SELECT",
         "SELECT shipment_id FROM shipments WHERE order_id = @orderId");
 
-    private static readonly DbOperation InsertShipment = new("shipping.insert", "shipments", "INSERT",
+    private static readonly DbOperation InsertShipment = new(ShopOperations.ShippingInsert, "shipments", "INSERT",
         "INSERT INTO shipments (shipment_id, order_id, created_at) VALUES (@shipmentId, @orderId, @createdAt) ON CONFLICT (order_id) DO NOTHING");
 
     public Task<OrderStatusView?> GetViewAsync(Guid orderId, CancellationToken cancellationToken = default) =>

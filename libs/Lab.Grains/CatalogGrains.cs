@@ -1,7 +1,7 @@
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Microsoft.Extensions.Options;
 using Lab.ServiceDefaults;
 using Orleans.Concurrency;
@@ -12,14 +12,14 @@ namespace Lab.Grains;
 public sealed class CatalogGrain(CatalogRepository catalog, ServiceIdentity identity) : Grain, ICatalogGrain
 {
     public Task<CatalogPage> SearchAsync(CatalogQuery query) =>
-        // Idle: one volatile read; the database ranks and pages (the linear path).
-        !ScenarioRuntime.IsIdle && AlgorithmicDegradationScenario.FindMaxCandidates(identity) is { } maxCandidates
+        // The shop's own: the database ranks and pages with its index (the linear path).
+        ShopSeams.CatalogRanking.Resolve(identity, CatalogRanking.Database) is { InMemoryMaxCandidates: { } maxCandidates }
             ? RankInMemoryAsync(query, maxCandidates)
             : catalog.SearchAsync(query);
 
     /// <summary>
-    /// algorithmic-degradation's code path: every match ranked here with quadratic algorithms. Same page as
-    /// the database path; the cost grows with the square of the match count.
+    /// The naive variant of catalog ranking: every match ranked here with quadratic algorithms. Same page as the
+    /// database path; the cost grows with the square of the match count.
     /// </summary>
     private async Task<CatalogPage> RankInMemoryAsync(CatalogQuery query, int maxCandidates)
     {
@@ -78,7 +78,7 @@ public sealed class CatalogGrain(CatalogRepository catalog, ServiceIdentity iden
 /// <summary>
 /// One product, cached in the activation: the shop's product cache. Reentrant, so concurrent readers of a hot SKU
 /// really are concurrent; while one load is in flight the others share it (request coalescing), and the TTL is
-/// jittered so hot keys do not all expire together.
+/// jittered so hot keys do not all expire together (the product-cache seam's own variant).
 /// </summary>
 [Reentrant]
 public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions> options, ScenarioTimeProvider time, ServiceIdentity identity)
@@ -95,7 +95,6 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
 
     public async Task<Product?> GetAsync()
     {
-        var naive = false;
         if (ScenarioRuntime.IsActiveAt(HookPoint.Cache))
         {
             using var span = LabTelemetry.Source.StartActivity("cache product.get");
@@ -112,8 +111,6 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
                 span?.SetTag("lab.cache.hit", false);
                 return Store(await catalog.GetProductAsync(Sku));
             }
-
-            naive = CacheStampedeScenario.UsesNaiveCache(identity, Sku);
         }
 
         if (time.GetUtcNow() < _expiresAt)
@@ -121,11 +118,11 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
             return _cached;
         }
 
-        if (naive)
+        var policy = ShopSeams.ProductCache.Resolve(identity, CachePolicy.Production, Sku);
+        if (!policy.Coalesce)
         {
-            // The cache without its cures (cache-stampede): every reader that finds the entry expired loads it
-            // itself, and the fixed TTL keeps entries loaded together expiring together.
-            return Store(await catalog.GetProductAsync(Sku), jitter: false);
+            // Without coalescing every reader that finds the entry expired loads it itself.
+            return Store(await catalog.GetProductAsync(Sku), policy.JitterTtl);
         }
 
         _loading ??= LoadAsync();

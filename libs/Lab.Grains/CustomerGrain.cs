@@ -1,7 +1,7 @@
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 
 namespace Lab.Grains;
 
@@ -20,8 +20,7 @@ public sealed class CustomerGrain(CustomerRepository customers, OrderRepository 
             return null;
         }
 
-        // n-plus-one-query switches to the naive loader (one query per order) until it is cured or disabled.
-        return NPlusOneQueryScenario.LoadsOneByOne(identity)
+        return ShopSeams.HistoryLoading.Resolve(identity, HistoryLoading.Batched) == HistoryLoading.OneByOne
             ? await orders.GetHistoryOneByOneAsync(CustomerId, limit)
             : await orders.GetHistoryAsync(CustomerId, limit);
     }

@@ -1,7 +1,7 @@
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -55,10 +55,10 @@ public sealed class InventoryGrain(
             return new ReservationResult(ReservationOutcome.AlreadyReserved, _stock.Available);
         }
 
-        if (DeadlockScenario.CallBack(identity) is not null)
+        if (ShopSeams.ReservationCheck.Resolve(identity, ReservationCheck.TrustCaller) == ReservationCheck.AskOrder)
         {
-            // deadlock: read the order that asked for this reservation. It is awaiting this call, so unless it
-            // allowed call-chain reentrancy (the cure) the call-back waits for the response timeout.
+            // Read the order that asked for this reservation. It is awaiting this call, so unless it allowed call-chain
+            // reentrancy the call-back waits for the response timeout: a deadlock.
             await GrainFactory.GetGrain<IOrderGrain>(orderId).GetAsync();
         }
 

@@ -2,20 +2,24 @@ using System.Diagnostics.Metrics;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Streams;
 using Orleans.Streams.Core;
 
 namespace Lab.Grains;
 
 /// <summary>
-/// Builds the order-status read model from the order's events, applying each as it arrives.
-/// Events that arrive out of sequence are counted, so a reordering on the stream is visible.
+/// Builds the order-status read model from the order's events, in sequence: an event that arrives before its
+/// predecessor waits in a reorder buffer (for at most <see cref="ShopOptions.ProjectionGapTimeout"/>, so a lost event
+/// cannot stall the view for ever), and a sequence already applied is skipped. Events that arrive out of sequence are
+/// counted, so a reordering on the stream is visible.
 /// </summary>
 [ImplicitStreamSubscription(OrderStreams.EventsNamespace)]
-public sealed class OrderProjectionGrain(ProjectionRepository projections, ServiceIdentity identity, ILogger<OrderProjectionGrain> logger)
+public sealed class OrderProjectionGrain(ProjectionRepository projections, IOptions<ShopOptions> options, ServiceIdentity identity,
+    ILogger<OrderProjectionGrain> logger)
     : Grain, IOrderProjectionGrain, IStreamSubscriptionObserver, IAsyncObserver<OrderEvent>
 {
     private static readonly Counter<long> OutOfOrder = LabTelemetry.Meter.CreateCounter<long>(
@@ -25,7 +29,8 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, Servi
         "lab.projection.stale_applied", "{event}", "Order events applied over a newer one: the view went back to an older status.");
 
     private OrderStatusView? _view;
-    private Dictionary<long, OrderEvent>? _pending;
+    private SortedDictionary<long, OrderEvent>? _pending;
+    private IGrainTimer? _gapTimer;
     private bool _loaded;
 
     public async Task<OrderStatusView?> GetAsync()
@@ -58,16 +63,16 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, Servi
                 item.OrderId, item.Kind, item.Sequence, expected);
         }
 
-        if (EventOrderingViolationScenario.ProjectionReorders(identity))
+        if (ShopSeams.EventApplying.Resolve(identity, EventApplying.InSequence) == EventApplying.AsArrived)
         {
-            await ApplyInSequenceAsync(item);
+            await ApplyAsync(item);
             return;
         }
 
-        await ApplyAsync(item);
+        await ApplyInSequenceAsync(item);
     }
 
-    /// <summary>The cure of event-ordering-violation: hold an event until its predecessor is applied, skip replays.</summary>
+    /// <summary>Holds an event until its predecessor is applied and skips replays.</summary>
     private async Task ApplyInSequenceAsync(OrderEvent item)
     {
         var last = _view?.LastSequence ?? 0;
@@ -82,6 +87,37 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, Servi
             await ApplyAsync(next);
             last = next.Sequence;
         }
+
+        if (_pending.Count == 0)
+        {
+            _gapTimer?.Dispose();
+            _gapTimer = null;
+        }
+        else
+        {
+            // A predecessor is missing: wait for it, but not for ever (it may have been lost with a silo).
+            _gapTimer ??= this.RegisterGrainTimer(ApplyPastGapAsync, options.Value.ProjectionGapTimeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>The missing event did not come in time: apply what waits, in sequence; the late one is skipped if it comes.</summary>
+    private async Task ApplyPastGapAsync(CancellationToken cancellationToken)
+    {
+        _gapTimer?.Dispose();
+        _gapTimer = null;
+        if (_pending is not { Count: > 0 })
+        {
+            return;
+        }
+
+        logger.LogWarning("Order {OrderId}: gave up waiting for event #{Missing}; applying {Count} later event(s)",
+            this.GetPrimaryKey(), (_view?.LastSequence ?? 0) + 1, _pending.Count);
+        foreach (var next in _pending.Values.ToList())
+        {
+            await ApplyAsync(next);
+        }
+
+        _pending.Clear();
     }
 
     private async Task ApplyAsync(OrderEvent item)

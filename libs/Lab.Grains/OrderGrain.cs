@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Lab.ServiceDefaults;
 using Microsoft.Extensions.Logging;
 using Orleans.Streams;
@@ -15,7 +15,8 @@ namespace Lab.Grains;
 /// Each step is written to the order row and published on the order's event stream with the next sequence number.
 /// </summary>
 public sealed class OrderGrain(
-    OrderRepository orders, PaymentsClient payments, ScenarioTimeProvider time, ServiceIdentity identity, ILogger<OrderGrain> logger)
+    OrderRepository orders, PaymentsClient payments, ShopPolicies policies, ScenarioTimeProvider time, ServiceIdentity identity,
+    ILogger<OrderGrain> logger)
     : Grain, IOrderGrain
 {
     private Order? _order;
@@ -117,7 +118,7 @@ public sealed class OrderGrain(
         if (confirmed)
         {
             // Confirmed after the edge had told the customer it timed out: work nobody waits for any more.
-            CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "order-saga");
+            ResilienceTelemetry.FinishedAt(deadline, DateTimeOffset.UtcNow, "order-saga");
         }
 
         RecordCheckout(started, confirmed ? "confirmed" : "cancelled", confirmed ? null : result.Failure.ToString());
@@ -141,12 +142,12 @@ public sealed class OrderGrain(
     private async Task<CheckoutResult> RunSagaAsync(DateTimeOffset? deadline)
     {
         var order = _order!;
-        // timeout-cascade's cure: the caller's deadline bounds every step, and a spent one stops the saga.
-        var margin = TimeoutCascadeScenario.CureMargin();
-        var honoured = margin is null ? null : deadline;
-        // The budget shrinks downstream: the charge must be done 'margin' before the caller's deadline, which leaves the
+        // The caller's deadline bounds every step, and a spent one stops the saga.
+        var propagation = ShopSeams.DeadlinePropagation.Resolve(identity, policies.Deadlines);
+        var honoured = propagation.Honoured ? deadline : null;
+        // The budget shrinks downstream: the charge must be done a margin before the caller's deadline, which leaves the
         // saga time to record it and confirm the order before its caller gives up.
-        var chargeBy = honoured - margin;
+        var chargeBy = propagation.PassDown(honoured);
         // Lines are reserved in SKU order, the one lock order every saga shares.
         var lines = order.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal).ToList();
         var reserved = new List<OrderLine>(lines.Count);
@@ -172,11 +173,11 @@ public sealed class OrderGrain(
         PaymentResult charge;
         using (var budget = CallDeadline.Until(chargeBy, DateTimeOffset.UtcNow))
         {
-            // Payments gets the shrunken deadline with the cure; without it, the caller's, which only counts orphans there.
+            // Payments gets the shrunken deadline; when the saga honours none, the caller's, which only counts orphans there.
             charge = await ChargeAsync(order.Total, chargeBy ?? deadline, budget?.Token ?? CancellationToken.None);
         }
 
-        // With the cure, a charge stopped by its shrunken budget is a timeout too, though the caller's deadline has not passed yet.
+        // A charge stopped by its shrunken budget is a timeout too, though the caller's deadline has not passed yet.
         var timedOut = Spent(honoured) || (honoured is not null && charge.DeadlinePassed);
         if (!charge.Succeeded || timedOut)
         {
@@ -219,16 +220,16 @@ public sealed class OrderGrain(
     }
 
     /// <summary>
-    /// Charges the order. Normally once; while retry-storm is on (without its cure) this layer retries naively too,
-    /// which is what multiplies the load on payments.
+    /// Charges the order: once (the payments client is the layer that retries), unless the charge-retry seam says this
+    /// layer retries too, which multiplies the load on payments.
     /// </summary>
     private async Task<PaymentResult> ChargeAsync(decimal total, DateTimeOffset? deadline, CancellationToken cancellationToken)
     {
-        var attempts = RetryStormScenario.GrainAttempts();
+        var attempts = ShopSeams.ChargeRetry.Resolve(identity, RetryPolicy.Once).Attempts;
         var charge = await payments.ChargeAsync(OrderId, total, deadline, cancellationToken);
         for (var attempt = 2; !charge.Succeeded && attempt <= attempts; attempt++)
         {
-            RetryTelemetry.Retried("grain");
+            ResilienceTelemetry.Retried("grain");
             charge = await payments.ChargeAsync(OrderId, total, deadline, cancellationToken);
         }
 
@@ -251,7 +252,7 @@ public sealed class OrderGrain(
         });
     }
 
-    private static bool Spent(DateTimeOffset? deadline) => deadline is { } d && DateTimeOffset.UtcNow >= d;
+    private static bool Spent(DateTimeOffset? deadline) => CallDeadline.IsSpent(deadline);
 
     public async Task MarkShippedAsync(string shipmentId)
     {
@@ -291,10 +292,10 @@ public sealed class OrderGrain(
 
     private async Task<ReservationResult> ReserveAsync(OrderLine line)
     {
-        if (DeadlockScenario.CallBack(identity) is true)
+        if (ShopSeams.ReservationCalls.Resolve(identity, ReservationCalls.CallChainReentrant) == ReservationCalls.CallChainReentrant)
         {
-            // deadlock cure: the inventory grain calls back into this order while it awaits the reservation;
-            // call-chain reentrancy lets that call-back in instead of queueing it behind this request.
+            // Should the inventory grain call back into this order while it awaits the reservation, call-chain
+            // reentrancy lets that call-back in instead of queueing it behind this request (which would deadlock).
             using (RequestContext.AllowCallChainReentrancy())
             {
                 return await Inventory(line.Sku).ReserveAsync(OrderId, line.Quantity);
@@ -346,7 +347,7 @@ public sealed class OrderGrain(
                 Carrier = orderEvent,
             };
             await ScenarioRuntime.InvokeAsync(hook);
-            if (EventOrderingViolationScenario.Deferral(hook, identity) is { } delay)
+            if (hook.PublishDelay is { } delay)
             {
                 PublishLate(orderEvent, delay);
                 return;
@@ -356,7 +357,7 @@ public sealed class OrderGrain(
         await _events!.OnNextAsync(orderEvent);
     }
 
-    /// <summary>event-ordering-violation: publishes <paramref name="orderEvent"/> after <paramref name="delay"/>, behind the events that follow it.</summary>
+    /// <summary>Publishes <paramref name="orderEvent"/> after <paramref name="delay"/> (a hook held it back), behind the events that follow it.</summary>
     private void PublishLate(OrderEvent orderEvent, TimeSpan delay)
     {
         IGrainTimer? timer = null;

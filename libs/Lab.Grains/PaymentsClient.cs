@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 
@@ -24,7 +24,7 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
     public const string HttpClientName = "payments";
 
     /// <summary>Charges an order once: the order id is the idempotency key, so a retry never charges twice.</summary>
-    /// <param name="deadline">The caller's deadline, sent to payments in the Lab-Deadline header (timeout-cascade).</param>
+    /// <param name="deadline">The caller's deadline, sent to payments in the Lab-Deadline header.</param>
     public async Task<PaymentResult> ChargeAsync(Guid orderId, decimal amount, DateTimeOffset? deadline, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/charges")
@@ -40,7 +40,7 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
         var result = await SendAsync(request, cancellationToken);
         if (result.Succeeded)
         {
-            CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "payments-client");
+            ResilienceTelemetry.FinishedAt(deadline, DateTimeOffset.UtcNow, "payments-client");
         }
 
         return result;
@@ -106,7 +106,7 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
                 return new PaymentResult(await response.Content.ReadFromJsonAsync<Charge>(cancellationToken), null);
             }
 
-            // Payments answers 504 when too little of the deadline in the Lab-Deadline header is left (timeout-cascade's cure).
+            // Payments answers 504 when too little of the deadline in the Lab-Deadline header is left.
             return new PaymentResult(null, $"payments answered {(int)response.StatusCode} {Describe(response.StatusCode)}",
                 DeadlinePassed: response.StatusCode == HttpStatusCode.GatewayTimeout);
         }

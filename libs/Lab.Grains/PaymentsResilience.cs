@@ -2,52 +2,63 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
 using Lab.ServiceDefaults;
+using Lab.Shop;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
+using RetryPolicy = Lab.Shop.RetryPolicy;
 
 namespace Lab.Grains;
 
 /// <summary>
-/// The payments client's resilience while a scenario asks for it: retry-storm's client-layer retries (naive, or
-/// jittered backoff with a retry budget as the cure) and circuit-breaker's breaker. Pipelines are built once per
-/// activation and held here, a singleton, because HttpClientFactory rotates handlers and a breaker's state must
-/// outlive them.
+/// The payments client's resilience: the payments-retry and payments-breaker seams, built into one Polly pipeline. The
+/// shop's own pipeline (jittered backoff with a retry budget, and a breaker) is built once and kept for the life of the
+/// process, so its breaker remembers; a regressed pair of variants gets a pipeline of its own while it lasts. Held in a
+/// singleton, because HttpClientFactory rotates handlers and a breaker's state must outlive them.
 /// </summary>
-public sealed class PaymentsResiliencePipelines(TimeProvider time)
+public sealed class PaymentsResiliencePipelines(ShopPolicies policies, ServiceIdentity identity, TimeProvider time)
 {
     private readonly Lock _lock = new();
-    private volatile PaymentsPipeline? _current;
+    private PaymentsPipeline? _production;
+    private volatile PaymentsPipeline? _regressed;
 
-    /// <summary>The pipeline for the active scenarios, or null when none asks for one.</summary>
-    public PaymentsPipeline? Current()
+    /// <summary>The pipeline for this call: the shop's own, or the one of the variants a scenario put in place.</summary>
+    public PaymentsPipeline Current()
     {
-        var retry = RetryStormScenario.Current();
-        var breaker = CircuitBreakerScenario.Current();
-        if (retry is null && breaker is null)
+        var retry = ShopSeams.PaymentsRetry.Resolve(identity, policies.PaymentsRetry);
+        var breaker = ShopSeams.PaymentsBreaker.Resolve(identity, policies.PaymentsBreaker);
+        if (ReferenceEquals(retry, policies.PaymentsRetry) && ReferenceEquals(breaker, policies.PaymentsBreaker))
         {
-            return null;
+            return _production ?? Build(ref _production, retry, breaker);
         }
 
-        var current = _current;
-        if (current is not null && current.Retry == retry && current.Breaker == breaker)
+        var regressed = _regressed;
+        if (regressed is not null && regressed.Retry == retry && regressed.Breaker == breaker)
         {
-            return current;
+            return regressed;
         }
 
         lock (_lock)
         {
-            current = _current;
-            if (current is null || current.Retry != retry || current.Breaker != breaker)
+            regressed = PaymentsPipeline.Build(retry, breaker, time);
+            _regressed = regressed;
+            PaymentsBreakerTelemetry.Track(regressed);
+            return regressed;
+        }
+    }
+
+    private PaymentsPipeline Build(ref PaymentsPipeline? slot, RetryPolicy retry, BreakerPolicy breaker)
+    {
+        lock (_lock)
+        {
+            if (slot is null)
             {
-                current = PaymentsPipeline.Build(retry, breaker, time);
-                _current = current;
-                PaymentsBreakerTelemetry.Track(current);
+                slot = PaymentsPipeline.Build(retry, breaker, time);
+                PaymentsBreakerTelemetry.Track(slot);
             }
 
-            return current;
+            return slot;
         }
     }
 }
@@ -55,7 +66,7 @@ public sealed class PaymentsResiliencePipelines(TimeProvider time)
 /// <summary>One built pipeline: outer retry, inner breaker (so every attempt counts for the breaker).</summary>
 public sealed class PaymentsPipeline
 {
-    private PaymentsPipeline(RetryStormSettings? retry, CircuitBreakerSettings? breaker, ResiliencePipeline<HttpResponseMessage> pipeline,
+    private PaymentsPipeline(RetryPolicy retry, BreakerPolicy breaker, ResiliencePipeline<HttpResponseMessage> pipeline,
         CircuitBreakerStateProvider? breakerState, RetryBudget? budget, string description)
     {
         Retry = retry;
@@ -66,34 +77,36 @@ public sealed class PaymentsPipeline
         Description = description;
     }
 
-    public RetryStormSettings? Retry { get; }
-    public CircuitBreakerSettings? Breaker { get; }
+    public RetryPolicy Retry { get; }
+    public BreakerPolicy Breaker { get; }
     public ResiliencePipeline<HttpResponseMessage> Pipeline { get; }
     public CircuitBreakerStateProvider? BreakerState { get; }
     public RetryBudget? Budget { get; }
     public string Description { get; }
 
-    internal static PaymentsPipeline Build(RetryStormSettings? retry, CircuitBreakerSettings? breaker, TimeProvider time)
+    /// <summary>True when calls go straight through: no retry and no breaker.</summary>
+    public bool IsEmpty => Retry.Attempts <= 1 && !Breaker.Enabled;
+
+    public static PaymentsPipeline Build(RetryPolicy retry, BreakerPolicy breaker, TimeProvider time)
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
         var parts = new List<string>();
         RetryBudget? budget = null;
-        if (retry is { ClientAttempts: > 1 })
+        if (retry.Attempts > 1)
         {
-            budget = retry.Cure ? new RetryBudget(retry.RetryBudget, retry.BudgetFloor, TimeSpan.FromSeconds(10), time) : null;
+            budget = retry.Budget is { } b ? new RetryBudget(b.Ratio, b.Floor, b.Window, time) : null;
             builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
-                MaxRetryAttempts = retry.ClientAttempts - 1,
-                // Naive: retry at once, every time. Cure: exponential backoff with jitter, and only while the budget lasts.
-                Delay = retry.Cure ? retry.Backoff : TimeSpan.Zero,
-                BackoffType = retry.Cure ? DelayBackoffType.Exponential : DelayBackoffType.Constant,
-                UseJitter = retry.Cure,
+                MaxRetryAttempts = retry.Attempts - 1,
+                Delay = retry.Backoff,
+                BackoffType = retry.Backoff > TimeSpan.Zero ? DelayBackoffType.Exponential : DelayBackoffType.Constant,
+                UseJitter = retry.Jitter,
                 // Polly asks on the last attempt too: only draw from the budget for a retry that will happen.
                 ShouldHandle = args => ValueTask.FromResult(IsTransient(args.Outcome)
-                    && (budget is null || (args.AttemptNumber < retry.ClientAttempts - 1 && budget.TryRetry()))),
+                    && (budget is null || (args.AttemptNumber < retry.Attempts - 1 && budget.TryRetry()))),
                 OnRetry = args =>
                 {
-                    RetryTelemetry.Retried("client");
+                    ResilienceTelemetry.Retried("client");
                     Activity.Current?.AddEvent(new ActivityEvent("lab.payments.retry", tags: new ActivityTagsCollection
                     {
                         ["attempt"] = args.AttemptNumber + 1,
@@ -103,11 +116,11 @@ public sealed class PaymentsPipeline
                     return ValueTask.CompletedTask;
                 },
             });
-            parts.Add(retry.Cure ? $"retry({retry.ClientAttempts}, jittered backoff {retry.Backoff.TotalMilliseconds:0} ms, budget {retry.RetryBudget:P0})" : $"retry({retry.ClientAttempts}, naive)");
+            parts.Add($"retry({retry})");
         }
 
         CircuitBreakerStateProvider? state = null;
-        if (breaker is not null)
+        if (breaker.Enabled)
         {
             state = new CircuitBreakerStateProvider();
             builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
@@ -122,16 +135,19 @@ public sealed class PaymentsPipeline
                 OnHalfOpened = _ => PaymentsBreakerTelemetry.Transition("half-opened", "probing payments"),
                 OnClosed = args => PaymentsBreakerTelemetry.Transition("closed", $"after {Describe(args.Outcome)}"),
             });
-            parts.Add($"breaker(ratio {breaker.FailureRatio}, min {breaker.MinimumThroughput}, sampling {breaker.SamplingDuration.TotalSeconds:0.#} s, break {breaker.BreakDuration.TotalSeconds:0.#} s)");
+            parts.Add(breaker.ToString());
         }
 
         return new PaymentsPipeline(retry, breaker, builder.Build(), state, budget, parts.Count == 0 ? "none" : string.Join(" > ", parts));
     }
 
-    /// <summary>What a retry or a breaker counts as a failure of payments: no answer, a 5xx, 408 or 429.</summary>
+    /// <summary>
+    /// What a retry or a breaker counts as a failure of payments: no answer, a 5xx, 408 or 429. Not a 504: payments
+    /// answers it when the caller's own deadline is too close to charge, which says nothing about payments' health.
+    /// </summary>
     internal static bool IsTransient(Outcome<HttpResponseMessage> outcome) =>
         outcome.Exception is HttpRequestException
-        || outcome.Result is { StatusCode: >= HttpStatusCode.InternalServerError or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests };
+        || outcome.Result is { StatusCode: (>= HttpStatusCode.InternalServerError and not HttpStatusCode.GatewayTimeout) or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests };
 
     private static string Describe(Outcome<HttpResponseMessage> outcome) =>
         outcome.Exception is { } ex ? ex.GetType().Name : $"{(int?)outcome.Result?.StatusCode}";
@@ -201,7 +217,7 @@ public static class PaymentsBreakerTelemetry
     static PaymentsBreakerTelemetry()
     {
         Meter.CreateObservableGauge("lab.payments.breaker.state", ObserveState, unit: "{state}",
-            description: "Circuit breaker state of the payments client: 0 closed, 1 open, 2 half-open, 3 isolated (only while the circuit-breaker scenario is on).");
+            description: "Circuit breaker state of the payments client in use: 0 closed, 1 open, 2 half-open, 3 isolated.");
     }
 
     internal static void Track(PaymentsPipeline pipeline) => s_tracked = pipeline;
@@ -223,8 +239,7 @@ public static class PaymentsBreakerTelemetry
 
     private static IEnumerable<Measurement<int>> ObserveState()
     {
-        // Report only while the breaker that is tracked belongs to the live activation.
-        if (s_tracked is { BreakerState: { } state, Breaker: { } settings } && CircuitBreakerScenario.Current() == settings)
+        if (s_tracked is { BreakerState: { } state })
         {
             yield return new Measurement<int>((int)state.CircuitState);
         }
@@ -232,9 +247,8 @@ public static class PaymentsBreakerTelemetry
 }
 
 /// <summary>
-/// Runs payments calls through <see cref="PaymentsResiliencePipelines"/> while a scenario asks for it; otherwise
-/// passes them straight on (idle: one volatile read and a branch). Sits outside the scenario handler, so its retries
-/// and breaker see what the scenario injects.
+/// Runs payments calls through the pipeline of <see cref="PaymentsResiliencePipelines"/>. Sits outside the scenario
+/// handler, so its retries and breaker see what a scenario injects.
 /// </summary>
 public sealed class PaymentsResilienceHandler(PaymentsResiliencePipelines pipelines) : DelegatingHandler
 {
@@ -242,12 +256,8 @@ public sealed class PaymentsResilienceHandler(PaymentsResiliencePipelines pipeli
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (ScenarioRuntime.IsIdle || pipelines.Current() is not { } pipeline)
-        {
-            return base.SendAsync(request, cancellationToken);
-        }
-
-        return SendThroughAsync(pipeline, request, cancellationToken);
+        var pipeline = pipelines.Current();
+        return pipeline.IsEmpty ? base.SendAsync(request, cancellationToken) : SendThroughAsync(pipeline, request, cancellationToken);
     }
 
     private async Task<HttpResponseMessage> SendThroughAsync(PaymentsPipeline pipeline, HttpRequestMessage request, CancellationToken cancellationToken)

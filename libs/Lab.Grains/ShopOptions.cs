@@ -27,6 +27,13 @@ public sealed class ShopOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan OrderRecoveryAfter { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long the order projection waits for a missing event before it applies the later ones it holds. Longer than
+    /// events are ever delayed on the stream; a lost event then costs this much staleness, not a stalled view.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan ProjectionGapTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often each silo looks for orders left mid-saga.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
     public TimeSpan OrderRecoveryInterval { get; set; } = TimeSpan.FromSeconds(15);

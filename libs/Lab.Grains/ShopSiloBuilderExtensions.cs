@@ -1,7 +1,7 @@
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -12,16 +12,16 @@ namespace Lab.Grains;
 public static class ShopSiloBuilderExtensions
 {
     /// <summary>
-    /// Everything a silo needs to host the shop's grains: repositories, the payments client, the order
-    /// event stream and trace propagation. Clustering is the host's choice.
+    /// Everything a silo needs to host the shop's grains: repositories, the payments client, the order event stream,
+    /// trace propagation and the scenario engine's hooks (its state kept in the shop's database). Clustering and the
+    /// scenario catalog are the host's choice.
     /// </summary>
     public static ISiloBuilder AddShop(this ISiloBuilder silo, IConfiguration configuration)
     {
         silo.Services.AddShopServices(configuration);
         silo.Services.AddLabScenarios(options => options.UseServiceName(configuration, "silo", ServiceKind.Silo))
             .SyncFromCluster()
-            .UseStore<ShopScenarioStore>()
-            .AddScenariosFrom(ShopScenarios.Assembly);
+            .UseStore<ShopScenarioStore>();
         // Activity propagation first: its filter opens the grain call's span, so the scenario filter (inside it)
         // tags that span with lab.scenario. Filters run in the order they are registered.
         silo.AddActivityPropagation();
@@ -34,6 +34,7 @@ public static class ShopSiloBuilderExtensions
     public static IServiceCollection AddShopServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddShopData(configuration);
+        services.AddShopPolicies(configuration);
         services.AddOptions<ShopOptions>().Bind(configuration.GetSection(ShopOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddHostedService<OrderRecoveryService>();
@@ -50,20 +51,9 @@ public static class ShopSiloBuilderExtensions
                 http.BaseAddress = new Uri(options.BaseUrl.TrimEnd('/') + "/");
                 http.Timeout = options.Timeout;
             })
-            // Outer: retries and breaker (only while a scenario asks for them); inner: the scenario hook, so they see its faults.
+            // Outer: the shop's retries and breaker; inner: the scenario hook, so they see what it injects.
             .AddHttpMessageHandler<PaymentsResilienceHandler>()
             .AddLabScenarioHandler();
         return services;
-    }
-
-    /// <summary>This process's name for targeting: Lab:Scenarios:ServiceName, else Lab:ServiceName, else the kind's default.</summary>
-    public static void UseServiceName(this LabScenarioOptions options, IConfiguration configuration, string fallback, ServiceKind kind)
-    {
-        if (string.IsNullOrWhiteSpace(options.ServiceName))
-        {
-            options.ServiceName = configuration["Lab:ServiceName"] ?? fallback;
-        }
-
-        options.ServiceKind = kind;
     }
 }

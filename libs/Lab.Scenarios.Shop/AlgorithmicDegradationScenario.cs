@@ -1,7 +1,10 @@
+using Lab.Contracts;
+using Lab.Shop;
+
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #5: catalog search switches to a quadratic code path. Instead of letting the database rank and page
+/// Catalog search switches to a quadratic code path. Instead of letting the database rank and page
 /// (ORDER BY popularity_rank LIMIT), the catalog grain pulls every matching row and ranks it in memory with a
 /// pairwise de-duplication and an insertion sort: O(n^2) in the number of matches, whatever the page size.
 /// </summary>
@@ -16,7 +19,7 @@ public sealed class AlgorithmicDegradationScenario : Scenario
         Targets: [HookPoint.GrainIncoming],
         Parameters:
         [
-            ParameterSpec.Int("maxCandidates", 20_000, "Most rows the quadratic path pulls per search (a bound on its CPU cost).", min: 10, max: 1_000_000, unit: "rows"),
+            ParameterSpec.Int("max-candidates", 20_000, "Most rows the quadratic path pulls per search (a bound on its CPU cost).", min: 10, max: 1_000_000, unit: "rows"),
         ],
         Signature: "Search latency and silo CPU grow with the number of matches, not the page size: a query matching 10x more rows takes ~100x longer. The 'catalog.rank' span carries lab.catalog.candidates (n) and lab.catalog.comparisons (~n^2); the catalog grain span carries lab.scenario=algorithmic-degradation; the db span is catalog.search-candidates without a LIMIT on the page.",
         Cure: "The linear path: let the database rank and page with the index (ORDER BY popularity_rank LIMIT/OFFSET), or sort once with an O(n log n) algorithm and de-duplicate with a hash set.",
@@ -24,16 +27,29 @@ public sealed class AlgorithmicDegradationScenario : Scenario
             Break: "lab scenario enable algorithmic-degradation",
             Hint: "Narrow searches are fast, broad ones crawl, though every page has the same size. Plot latency against the number of matches: what shape is it?",
             Verify: "Compare two searches, e.g. q=lamp and an empty q: the ratio of their 'catalog.rank' spans is about the square of the ratio of lab.catalog.candidates, and lab.catalog.comparisons shows the n^2; CPU on the silo rises during broad searches.",
-            Restore: "lab scenario disable algorithmic-degradation; search goes back to the database's ranked, paged query and its latency no longer depends on the match count."));
+            Restore: "lab scenario disable algorithmic-degradation; search goes back to the database's ranked, paged query and its latency no longer depends on the match count."))
+    {
+        Seams = [new SeamUse(ShopSeams.CatalogRanking.Name, "the grain ranks every match with quadratic algorithms", CureRestores: false)],
+    };
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation)
-        && (ctx.GrainInterface?.EndsWith("ICatalogGrain", StringComparison.Ordinal) ?? false);
+        && ctx.GrainInterface == nameof(ICatalogGrain);
 
-    /// <summary>
-    /// The row bound of the quadratic path when the scenario is on for <paramref name="service"/>, else null.
-    /// Call off the idle path only (after <see cref="ScenarioRuntime.IsIdle"/> returned false).
-    /// </summary>
-    public static int? FindMaxCandidates(ServiceIdentity service) =>
-        ShopScenarioState.Find(Name, service) is { } activation ? (int)activation.GetInt("maxCandidates") : null;
+    public override void Regress(ScenarioActivation activation, SeamRegressions seams) =>
+        seams.Set(ShopSeams.CatalogRanking, new CatalogRanking((int)activation.GetInt("max-candidates")));
+
+    public override ExperimentSpec Experiment
+    {
+        get
+        {
+            var search = new SignatureFigure("search latency", "ms", $"storefront http.server.request.duration mean, GET {ShopRoutes.ProductSearch}",
+                m => m.MeanMs("storefront", "GET", ShopRoutes.ProductSearch));
+            return new ExperimentSpec(Name, [search, SignatureFigure.P99, SignatureFigure.Injections(Name)],
+                [SteadyStateProbe.AtBaseline(search, tolerance: 1, slack: 5), SteadyStateProbe.ErrorsBelow(0.01)])
+            {
+                Mix = "browse=100",
+            };
+        }
+    }
 }

@@ -1,10 +1,11 @@
 using System.Net;
+using Lab.Shop;
 
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #6: payments fails (slowly) for a window, then recovers; meanwhile the payments client runs behind a
-/// Polly circuit breaker configured by the parameters. The breaker opens, calls fail fast without reaching
+/// Payments fails (slowly) for a window, then recovers; meanwhile the payments client runs behind a
+/// Polly circuit breaker configured by the parameters (the payments-breaker seam), without retries, so the breaker alone is seen. The breaker opens, calls fail fast without reaching
 /// payments, half-open probes test the water, and it closes once payments answers again.
 /// </summary>
 public sealed class CircuitBreakerScenario : Scenario
@@ -15,8 +16,8 @@ public sealed class CircuitBreakerScenario : Scenario
         Name: Name,
         Category: "resilience",
         Description: "For 'window' after activation payments answers a share of charge requests with 503 after 'fault-latency' (its HTTP server hook), " +
-                     "then recovers. While the scenario is on, the silos' payments client runs behind a Polly circuit breaker with the given " +
-                     "failure ratio, minimum throughput, sampling duration and break duration (tune them to show it working or misconfigured).",
+                     "then recovers. While the scenario is on, the silos' payments client runs behind a circuit breaker with the given " +
+                     "failure ratio, minimum throughput, sampling duration and break duration (tune them to show it working or misconfigured), and does not retry.",
         Targets: [HookPoint.HttpServer],
         Parameters:
         [
@@ -39,12 +40,19 @@ public sealed class CircuitBreakerScenario : Scenario
             Verify: "Silo metrics lab_payments_breaker_state (1 = open) and lab_payments_breaker_transitions_total{state=\"opened\"}; payments' request count stops " +
                     "growing while checkouts keep failing in milliseconds with 'circuit open'; client spans carry lab.payments.breaker.opened / rejected / half-opened / closed events.",
             Restore: "Wait for the window to end (or end it now: lab scenario change circuit-breaker --set window=1s, which keeps the breaker): the next probe succeeds " +
-                     "and the breaker closes (transition 'closed'); lab scenario disable circuit-breaker also removes the breaker."));
+                     "and the breaker closes (transition 'closed'); lab scenario disable circuit-breaker puts the shop's own breaker and retries back."))
+    {
+        Seams =
+        [
+            new SeamUse(ShopSeams.PaymentsBreaker.Name, "the breaker the parameters describe, fresh at each activation", CureRestores: false),
+            new SeamUse(ShopSeams.PaymentsRetry.Name, "no retry, so only the breaker acts", CureRestores: false),
+        ],
+    };
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation)
         && ctx.Service.Kind == ServiceKind.Payments
-        && RetryStormScenario.IsChargeRequest(ctx)
+        && ShopFacts.IsChargeRequest(ctx)
         && ctx.Now < activation.ActivatedAt + activation.GetDuration("window")
         && ctx.Random.Chance(activation.GetRate("failure-rate"));
 
@@ -60,21 +68,27 @@ public sealed class CircuitBreakerScenario : Scenario
         ctx.ServerProblemTitle = "Payments unavailable";
     }
 
-    /// <summary>The breaker settings while the scenario is on, else null (idle: one volatile read and a branch).</summary>
-    public static CircuitBreakerSettings? Current() =>
-        ShopScenarioState.Find(Name) is { } activation ? CircuitBreakerSettings.From(activation) : null;
-}
+    // Everywhere: the payments client in every silo gets the breaker, whichever service the target names for the fault.
+    public override void Regress(ScenarioActivation activation, SeamRegressions seams) => seams
+        .Set(ShopSeams.PaymentsBreaker, new BreakerPolicy(true, activation.GetDouble("failure-ratio"), (int)activation.GetInt("minimum-throughput"),
+            activation.GetDuration("sampling-duration"), activation.GetDuration("break-duration"),
+            Instance: activation.ActivatedAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)), everywhere: true)
+        .Set(ShopSeams.PaymentsRetry, RetryPolicy.Once, everywhere: true);
 
-/// <summary>
-/// The circuit-breaker parameters the payments client's breaker is built from. Equal settings mean the same breaker:
-/// changing only the fault (window, rate, latency) keeps its state; enabling anew (a new ActivatedAt) starts a fresh one.
-/// </summary>
-public sealed record CircuitBreakerSettings(DateTimeOffset ActivatedAt, double FailureRatio, int MinimumThroughput, TimeSpan SamplingDuration, TimeSpan BreakDuration)
-{
-    public static CircuitBreakerSettings From(ScenarioActivation activation) => new(
-        activation.ActivatedAt,
-        activation.GetDouble("failure-ratio"),
-        (int)activation.GetInt("minimum-throughput"),
-        activation.GetDuration("sampling-duration"),
-        activation.GetDuration("break-duration"));
+    public override ExperimentSpec Experiment
+    {
+        get
+        {
+            var rejected = new SignatureFigure("failed fast", "", "lab.payments.breaker.rejections in the silos",
+                m => m.Delta("silo", "lab_payments_breaker_rejections_total"), LowerIsBetter: false);
+            var reached = new SignatureFigure("charges per checkout", "×", $"payments POST {ShopRoutes.Charges}/ per storefront POST checkout",
+                m => SignatureFigure.Ratio(m.Requests("payments", "POST", ShopRoutes.Charges + "/"), m.Requests("storefront", "POST", ShopRoutes.Checkout)));
+            return new ExperimentSpec(Name, [rejected, reached, SignatureFigure.P99],
+                [SteadyStateProbe.ErrorsBelow(0.01), SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(500))])
+            {
+                Mix = "checkout=70,browse=30",
+                Fault = new Dictionary<string, string> { ["window"] = "1h" },
+            };
+        }
+    }
 }

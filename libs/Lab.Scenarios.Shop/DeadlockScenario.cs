@@ -1,7 +1,10 @@
+using Lab.Contracts;
+using Lab.Shop;
+
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #23, in two modes. grain: a call cycle between non-reentrant grains. While it is on, the inventory grain
+/// In two modes. grain: a call cycle between non-reentrant grains. While it is on, the inventory grain
 /// checks a reservation against the order by calling back into the order grain, which is busy awaiting that very
 /// reservation: both wait until the Orleans response timeout (Orleans has no deadlock detection), and the checkout
 /// fails with a TimeoutException. With cure=true the order grain makes the reservation call inside
@@ -10,7 +13,8 @@ namespace Lab.Scenarios.Shop;
 /// SQLite's read lock and want the write lock; once any other write commits after their read (another saga's order
 /// insert, another reservation), their snapshot is stale and they can never upgrade: they stall for the busy
 /// timeout and fail with SQLITE_BUSY "database is locked".
-/// With cure=true the write lock is taken first (BEGIN IMMEDIATE): one lock order, so writers queue instead.
+/// (the write-locking seam's deferred variant). With cure=true the write lock is taken first (BEGIN IMMEDIATE, the
+/// shop's own): one lock order, so writers queue instead.
 /// </summary>
 public sealed class DeadlockScenario : Scenario
 {
@@ -38,23 +42,31 @@ public sealed class DeadlockScenario : Scenario
             Hint: "Checkouts all take exactly as long as a timeout, and the CPU is idle. Who is waiting for whom: which grain, or which transaction?",
             Verify: "grain: in a failed checkout trace IOrderGrain/PlaceAsync -> IInventoryGrain/ReserveAsync (tagged lab.scenario=deadlock) -> IOrderGrain/GetAsync for the same order key; the spans end at the response timeout with TimeoutException. " +
                     "database: the failing inventory db span lasts the busy timeout, holds a SELECT before its UPDATE, and ends in 'database is locked'.",
-            Restore: "lab scenario change deadlock --set cure=true (the call-back re-enters the call chain / writers take the lock first, checkouts finish in milliseconds), or lab scenario disable deadlock. Orders caught in a grain deadlock stay Placed: lab verify lists them as stuck."));
+            Restore: "lab scenario change deadlock --set cure=true (the call-back re-enters the call chain / writers take the lock first, checkouts finish in milliseconds), or lab scenario disable deadlock. Orders caught in a grain deadlock stay Placed: lab verify lists them as stuck."))
+    {
+        Seams =
+        [
+            new SeamUse(ShopSeams.ReservationCheck.Name, "grain mode: the inventory grain calls back into the order", CureRestores: false),
+            new SeamUse(ShopSeams.ReservationCalls.Name, "grain mode: plain calls, no call-chain reentrancy", CureRestores: true),
+            new SeamUse(ShopSeams.WriteLocking.Name, "database mode: deferred transactions (read, then upgrade)", CureRestores: true),
+        ],
+    };
 
     // The database mode acts on SQLite's lock upgrade; PostgreSQL takes row locks up front here, so it has no such path.
     public override void Validate(ScenarioActivation candidate, ResourceCaps caps, ValidationErrors errors)
     {
         if (candidate.GetString("mode") == DatabaseMode)
         {
-            ShopDatabaseSystem.RequireSqlite($"{Name} (mode=database)", errors);
+            ShopFacts.RequireSqlite($"{Name} (mode=database)", errors);
         }
     }
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation) && (activation.GetString("mode") == DatabaseMode
             // database: the inventory write transactions, to read the row before the update.
-            ? ctx.Point == HookPoint.Repository && ctx.RepositoryOperation is "inventory.reserve" or "inventory.commit" && !activation.GetBool("cure")
+            ? ctx.Point == HookPoint.Repository && ctx.RepositoryOperation is ShopOperations.InventoryReserve or ShopOperations.InventoryCommit && !activation.GetBool("cure")
             // grain: tag the reservation that makes the call-back.
-            : ctx.Point == HookPoint.GrainIncoming && ctx.GrainMethod == "ReserveAsync" && ctx.GrainInterface?.EndsWith("IInventoryGrain", StringComparison.Ordinal) == true);
+            : ctx.Point == HookPoint.GrainIncoming && ctx.GrainMethod == nameof(IInventoryGrain.ReserveAsync) && ctx.GrainInterface == nameof(IInventoryGrain));
 
     public override async ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct)
     {
@@ -81,14 +93,40 @@ public sealed class DeadlockScenario : Scenario
         await Task.Delay(activation.GetDuration("think"), ct).ConfigureAwait(false);
     }
 
-    /// <summary>Null when the grain-mode scenario is off here; else whether the cure (call-chain reentrancy) is on.</summary>
-    public static bool? CallBack(ServiceIdentity service) =>
-        ScenarioRuntime.IsIdle || ShopScenarioState.Find(Name, service) is not { } activation || activation.GetString("mode") != GrainMode
-            ? null
-            : activation.GetBool("cure");
+    public override void Regress(ScenarioActivation activation, SeamRegressions seams)
+    {
+        var cure = activation.GetBool("cure");
+        if (activation.GetString("mode") == GrainMode)
+        {
+            seams.Set(ShopSeams.ReservationCheck, ReservationCheck.AskOrder);
+            if (!cure)
+            {
+                seams.Set(ShopSeams.ReservationCalls, ReservationCalls.Plain);
+            }
+        }
+        else if (!cure)
+        {
+            seams.Set(ShopSeams.WriteLocking, WriteLocking.Deferred);
+        }
+    }
 
-    /// <summary>True when write transactions of this process must begin deferred (database mode without its cure).</summary>
-    public static bool DeferredWrites(ServiceIdentity service) =>
-        !ScenarioRuntime.IsIdle && ShopScenarioState.Find(Name, service) is { } activation
-        && activation.GetString("mode") == DatabaseMode && !activation.GetBool("cure");
+    public override ExperimentSpec Experiment
+    {
+        get
+        {
+            var timedOut = new SignatureFigure("checkouts timed out", "", "storefront 504 answers to POST checkout",
+                m => m.Requests("storefront", "POST", ShopRoutes.Checkout, "504"));
+            var share = new SignatureFigure("timed-out share", "%", "504 / all checkouts",
+                m => SignatureFigure.Percent(m.Requests("storefront", "POST", ShopRoutes.Checkout, "504"), m.Requests("storefront", "POST", ShopRoutes.Checkout)));
+            return new ExperimentSpec(Name, [timedOut, share, SignatureFigure.P99],
+                [SteadyStateProbe.AtBaseline(share, tolerance: 0, slack: 1), SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(500))])
+            {
+                Mix = "checkout=70,browse=30",
+                Cure = ExperimentSpec.CureOn,
+                Settings = new Dictionary<string, string> { ["Orleans__ResponseTimeout"] = "00:00:03" },
+                // Grains caught in a cycle keep their queues until each call times out; let that backlog drain before the next phase.
+                Settle = TimeSpan.FromSeconds(8),
+            };
+        }
+    }
 }

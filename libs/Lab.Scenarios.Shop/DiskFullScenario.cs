@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #12: the database cannot grow any more. On every write, inside its span and transaction, the
+/// The database cannot grow any more. On every write, inside its span and transaction, the
 /// connection's PRAGMA max_page_count is set to the current page_count (plus optional headroom): SQLite itself
 /// then fails any write that needs a new page with SQLITE_FULL "database or disk is full". Reads are untouched.
 /// Pooled connections keep the pragma, so deactivation clears the connection pools of the process.
@@ -21,7 +21,7 @@ public sealed class DiskFullScenario : Scenario
         Targets: [HookPoint.Repository, HookPoint.Process],
         Parameters:
         [
-            ParameterSpec.Int("headroomPages", 0, "Pages the database may still grow by before writes fail.", min: 0, max: 1_000_000, unit: "pages"),
+            ParameterSpec.Int("headroom-pages", 0, "Pages the database may still grow by before writes fail.", min: 0, max: 1_000_000, unit: "pages"),
         ],
         Signature: "Write spans (order.insert first: orders only grow) end in error with SqliteException SQLITE_FULL (error 13) 'database or disk is full'; checkouts fail with 500 problems at the storefront; catalog, product and order-history reads keep succeeding; the failed write spans carry lab.scenario=disk-full.",
         Cure: null,
@@ -33,7 +33,7 @@ public sealed class DiskFullScenario : Scenario
 
     // page_count and max_page_count are SQLite's; PostgreSQL has no per-connection size cap to act on.
     public override void Validate(ScenarioActivation candidate, ResourceCaps caps, ValidationErrors errors) =>
-        ShopDatabaseSystem.RequireSqlite(Name, errors);
+        ShopFacts.RequireSqlite(Name, errors);
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation) && ctx.Point == HookPoint.Repository && IsWrite(ctx);
@@ -55,7 +55,7 @@ public sealed class DiskFullScenario : Scenario
         command.Transaction = transaction;
         command.CommandText = "PRAGMA page_count";
         var pages = Convert.ToInt64(await command.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
-        command.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA max_page_count = {pages + activation.GetInt("headroomPages")}");
+        command.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA max_page_count = {pages + activation.GetInt("headroom-pages")}");
         await command.ExecuteNonQueryAsync(ct);
     }
 

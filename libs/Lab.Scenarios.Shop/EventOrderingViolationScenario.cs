@@ -1,11 +1,13 @@
 using Lab.Contracts;
+using Lab.Shop;
 
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #35: the order grain holds back one kind of order event and publishes it late, after the events
-/// that follow it, so the order's stream delivers it out of sequence. The projection applies events as they
-/// arrive and ends in a stale state; with cure=true it reorders by sequence number and ignores replays.
+/// The order grain holds back one kind of order event and publishes it late, after the events
+/// that follow it, so the order's stream delivers it out of sequence; the event-applying seam runs its naive variant, so
+/// the projection applies events as they arrive and ends in a stale state. With cure=true it reorders by sequence
+/// number and ignores replays again (the shop's own).
 /// </summary>
 public sealed class EventOrderingViolationScenario : Scenario
 {
@@ -29,25 +31,44 @@ public sealed class EventOrderingViolationScenario : Scenario
             Break: "lab scenario enable event-ordering-violation --set kind=PaymentCaptured --set delay=2s",
             Hint: "Some orders show a status in the order-status view that they left long ago. Compare the view with the orders table, then look at the projection's logs and counters.",
             Verify: "lab.projection.out_of_order grows; the projection logs 'event Confirmed #4 arrived, expected #3'; lab verify lists orders whose view status differs from the order's; the StreamProduce span of the late event carries lab.scenario=event-ordering-violation.",
-            Restore: "lab scenario change event-ordering-violation --set cure=true (views end correct although events still arrive late), or disable it; views of new orders are correct again."));
+            Restore: "lab scenario change event-ordering-violation --set cure=true (views end correct although events still arrive late), or disable it; views of new orders are correct again."))
+    {
+        Seams = [new SeamUse(ShopSeams.EventApplying.Name, "the projection applies events as they arrive", CureRestores: true)],
+    };
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation)
         && ctx.Carrier is OrderEvent orderEvent
         && string.Equals(orderEvent.Kind.ToString(), activation.GetString("kind"), StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>
-    /// After the StreamProduce hook ran on <paramref name="ctx"/>: how long the producer must hold this event back,
-    /// or null to publish it now.
-    /// </summary>
-    public static TimeSpan? Deferral(HookContext ctx, ServiceIdentity service) =>
-        ctx.AppliedScenarios.Contains(Name) && ShopScenarioState.Find(Name, service) is { } activation
-            ? activation.GetDuration("delay")
-            : null;
+    public override ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct)
+    {
+        ctx.PublishDelay = activation.GetDuration("delay");
+        return ValueTask.CompletedTask;
+    }
 
-    /// <summary>True when the projection must reorder by sequence and skip replays here (the cure is on).</summary>
-    public static bool ProjectionReorders(ServiceIdentity service) =>
-        !ScenarioRuntime.IsIdle
-        && ShopScenarioState.Find(Name, service) is { } activation
-        && activation.GetBool("cure");
+    public override void Regress(ScenarioActivation activation, SeamRegressions seams)
+    {
+        if (!activation.GetBool("cure"))
+        {
+            seams.Set(ShopSeams.EventApplying, EventApplying.AsArrived);
+        }
+    }
+
+    public override ExperimentSpec Experiment
+    {
+        get
+        {
+            var outOfOrder = new SignatureFigure("out-of-order arrivals", "", "lab.projection.out_of_order", m => m.Delta("silo", "lab_projection_out_of_order_total"));
+            var stale = new SignatureFigure("stale events applied", "", "lab.projection.stale_applied (an older event overwrote a newer status)",
+                m => m.Delta("silo", "lab_projection_stale_applied_total"));
+            return new ExperimentSpec(Name, [outOfOrder, stale],
+                [SteadyStateProbe.AtBaseline(stale, tolerance: 0, slack: 0), SteadyStateProbe.ErrorsBelow(0.01)])
+            {
+                Mix = "checkout=70,browse=30",
+                Cure = ExperimentSpec.CureOn,
+                Settle = TimeSpan.FromSeconds(3),
+            };
+        }
+    }
 }

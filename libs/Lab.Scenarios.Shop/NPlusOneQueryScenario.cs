@@ -1,16 +1,15 @@
+using Lab.Shop;
+
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #21: the customer's order history loads its orders, then the lines of each order in a query of
-/// its own (N+1). The shop switches code path on it (<see cref="LoadsOneByOne"/>); the per-order line queries
-/// are tagged with the scenario in their db spans.
+/// The customer's order history loads its orders, then the lines of each order in a query of
+/// its own (N+1): the history-loading seam's naive variant. The per-order line queries are tagged with the scenario in
+/// their db spans. With cure=true the shop's own batched loader is back.
 /// </summary>
 public sealed class NPlusOneQueryScenario : Scenario
 {
     public const string Name = "n-plus-one-query";
-
-    /// <summary>The repository operation of the per-order line query.</summary>
-    public const string LinesOfOrderOperation = "customer.order-lines";
 
     public override ScenarioMeta Meta { get; } = new(
         Name: Name,
@@ -27,15 +26,36 @@ public sealed class NPlusOneQueryScenario : Scenario
             Break: "lab scenario enable n-plus-one-query",
             Hint: "Customers with long histories see slow history pages. Count the db spans under one history request.",
             Verify: "A history trace of N orders has N+1 db spans (N of them customer.order-lines); lab.db.calls{db.operation=customer.order-lines} grows N times faster than history requests.",
-            Restore: "lab scenario change n-plus-one-query --set cure=true (batched, 2 spans per request), or lab scenario disable n-plus-one-query."));
+            Restore: "lab scenario change n-plus-one-query --set cure=true (batched, 2 spans per request), or lab scenario disable n-plus-one-query."))
+    {
+        Seams = [new SeamUse(ShopSeams.HistoryLoading.Name, "one query per order (N+1)", CureRestores: true)],
+    };
 
-    /// <summary>True when history must be loaded one order at a time here: active for <paramref name="service"/> and not cured.</summary>
-    public static bool LoadsOneByOne(ServiceIdentity service) =>
-        !ScenarioRuntime.IsIdle
-        && ShopScenarioState.Find(Name, service) is { } activation
-        && !activation.GetBool("cure");
+    public override void Regress(ScenarioActivation activation, SeamRegressions seams)
+    {
+        if (!activation.GetBool("cure"))
+        {
+            seams.Set(ShopSeams.HistoryLoading, HistoryLoading.OneByOne);
+        }
+    }
 
     // Only the per-order line queries are the scenario's doing: tag those.
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
-        base.IsApplicable(ctx, activation) && ctx.RepositoryOperation == LinesOfOrderOperation;
+        base.IsApplicable(ctx, activation) && ctx.RepositoryOperation == ShopOperations.CustomerOrderLines;
+
+    public override ExperimentSpec Experiment
+    {
+        get
+        {
+            var perRequest = new SignatureFigure("db calls per history request", "", "lab.db.calls with lab.route GET history / storefront history requests",
+                m => SignatureFigure.Ratio(m.Delta("silo", LabMetricNames.DbCalls, ("lab_route", "GET " + ShopRoutes.OrderHistory)),
+                    m.Requests("storefront", "GET", ShopRoutes.OrderHistory)));
+            return new ExperimentSpec(Name, [perRequest, SignatureFigure.P99],
+                [SteadyStateProbe.AtBaseline(perRequest, tolerance: 0.25, slack: 0.5), SteadyStateProbe.ErrorsBelow(0.01)])
+            {
+                Mix = "history=70,browse=30",
+                Cure = ExperimentSpec.CureOn,
+            };
+        }
+    }
 }

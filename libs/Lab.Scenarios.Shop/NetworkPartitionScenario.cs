@@ -4,7 +4,7 @@ using Polly;
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #13: cuts a link. link=payments: the targeted silos' payments client cannot reach payments (connection
+/// Cuts a link. link=payments: the targeted silos' payments client cannot reach payments (connection
 /// refused, or a black hole that stalls until the caller's timeout). link=silos: application grain calls between the
 /// targeted silo and the other silos fail (refused) or stall, while calls within each side go on.
 /// </summary>

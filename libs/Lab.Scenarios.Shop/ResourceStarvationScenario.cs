@@ -1,7 +1,7 @@
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #15: grain code on the targeted silo blocks its turn (sync-over-async, or a plain sleep). Orleans runs
+/// Grain code on the targeted silo blocks its turn (sync-over-async, or a plain sleep). Orleans runs
 /// grain turns on the .NET thread pool, so the blocked threads starve everything else in that process: other grains'
 /// turns, timers, message processing, even its HTTP endpoints. Orleans counts the long-running turns.
 /// </summary>

@@ -3,7 +3,7 @@ using Polly;
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// Catalog #3: one database statement becomes slow. The delay runs inside the statement's db span, on the
+/// One database statement becomes slow. The delay runs inside the statement's db span, on the
 /// open connection, so the span, the connection hold time and every caller up the trace grow by it.
 /// </summary>
 public sealed class SlowDbQueryScenario : Scenario

@@ -1,3 +1,4 @@
+using Lab.Shop;
 using Dapper;
 using Lab.Data;
 
@@ -27,20 +28,20 @@ public sealed class ChargeRepository(LabDb db)
 
     private const string Columns = "charge_id, idempotency_key, request_fingerprint, order_id, amount_cents, currency, status, created_at";
 
-    private static readonly DbOperation Create = new("payments.charge", "charges", "INSERT",
+    private static readonly DbOperation Create = new(ShopOperations.PaymentsCharge, "charges", "INSERT",
         $"""
         INSERT INTO charges ({Columns}) VALUES (@chargeId, @key, @fingerprint, @orderId, @amountCents, @currency, 'captured', @createdAt)
         ON CONFLICT (idempotency_key) DO NOTHING;
         SELECT {Columns} FROM charges WHERE idempotency_key = @key
         """);
 
-    private static readonly DbOperation Get = new("payments.get", "charges", "SELECT",
+    private static readonly DbOperation Get = new(ShopOperations.PaymentsGet, "charges", "SELECT",
         $"SELECT {Columns} FROM charges WHERE charge_id = @chargeId");
 
-    private static readonly DbOperation ByOrder = new("payments.by-order", "charges", "SELECT",
+    private static readonly DbOperation ByOrder = new(ShopOperations.PaymentsByOrder, "charges", "SELECT",
         $"SELECT {Columns} FROM charges WHERE order_id = @orderId ORDER BY created_at");
 
-    private static readonly DbOperation Refund = new("payments.refund", "charges", "UPDATE",
+    private static readonly DbOperation Refund = new(ShopOperations.PaymentsRefund, "charges", "UPDATE",
         $"""
         UPDATE charges SET status = 'refunded', refunded_at = @now WHERE charge_id = @chargeId AND status = 'captured';
         SELECT {Columns} FROM charges WHERE charge_id = @chargeId

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
-using Lab.Scenarios.Shop;
+using Lab.Scenarios;
 using Lab.ServiceDefaults;
+using Lab.Shop;
 
 namespace Lab.Payments;
 
@@ -14,7 +15,7 @@ public static partial class ChargesApi
 
     public static RouteGroupBuilder MapChargesApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/charges").WithTags("Charges");
+        var group = app.MapGroup(ShopRoutes.Charges).WithTags("Charges");
         group.MapPost("/", CreateAsync).WithName("CreateCharge");
         group.MapGet("/{chargeId}", GetAsync).WithName("GetCharge");
         group.MapGet("/", ListByOrderAsync).WithName("ListChargesOfOrder");
@@ -23,7 +24,8 @@ public static partial class ChargesApi
     }
 
     /// <summary>Charges once per idempotency key: a repeated key returns the first charge (200), never a second one.</summary>
-    private static async Task<IResult> CreateAsync(HttpRequest request, CreateChargeRequest? body, ChargeRepository charges, TimeProvider time)
+    private static async Task<IResult> CreateAsync(HttpRequest request, CreateChargeRequest? body, ChargeRepository charges, TimeProvider time,
+        ShopPolicies policies, ServiceIdentity identity)
     {
         var key = request.Headers[IdempotencyHeader].ToString();
         if (string.IsNullOrWhiteSpace(key) || key.Length > MaxIdempotencyKeyLength)
@@ -52,10 +54,11 @@ public static partial class ChargesApi
             return ProblemDetailsHandling.Validation("currency", "currency must be a three-letter ISO code such as EUR.");
         }
 
-        // timeout-cascade: the caller's deadline arrives in a header; with the cure the charge is cancelled 'margin'
-        // before it passes, so that the answer is back before the caller gives up.
+        // The caller's deadline arrives in a header; the charge is cancelled a margin before it passes, so that the
+        // answer is back before the caller gives up (unless the deadline-propagation seam says payments ignores it).
         var deadline = CallDeadline.Parse(request.Headers[CallDeadline.Header]);
-        using var budget = CallDeadline.Until(deadline - TimeoutCascadeScenario.CureMargin(), DateTimeOffset.UtcNow);
+        var propagation = ShopSeams.DeadlinePropagation.Resolve(identity, policies.Deadlines);
+        using var budget = CallDeadline.Until(propagation.PassDown(deadline), DateTimeOffset.UtcNow);
         ChargeOutcome outcome;
         try
         {
@@ -67,7 +70,7 @@ public static partial class ChargesApi
                 detail: $"Too little was left of the caller's deadline ({deadline:O}) to charge and answer in time; nothing was charged.");
         }
 
-        CallDeadline.FinishedAt(deadline, DateTimeOffset.UtcNow, "payments-server");
+        ResilienceTelemetry.FinishedAt(deadline, DateTimeOffset.UtcNow, "payments-server");
         if (!outcome.SameRequest)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency key reused",

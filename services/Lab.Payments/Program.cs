@@ -1,8 +1,9 @@
 using Lab.Data;
 using Lab.Payments;
 using Lab.Scenarios;
-using Lab.Scenarios.Shop;
+using Lab.Scenarios.Catalog;
 using Lab.ServiceDefaults;
+using Lab.Shop;
 
 var builder = LabWebApplication.CreateBuilder(args);
 builder.AddLabDefaults("lab-payments");
@@ -10,13 +11,10 @@ builder.Services.AddLabDb(builder.Configuration);
 builder.Services.AddSingleton<ChargeRepository>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddOpenApi();
-builder.Services.AddLabScenarios(options =>
-    {
-        options.ServiceName = string.IsNullOrWhiteSpace(options.ServiceName) ? builder.Configuration["Lab:ServiceName"] ?? "payments" : options.ServiceName;
-        options.ServiceKind = ServiceKind.Payments;
-    })
-    .SyncFromControlApi()
-    .AddScenariosFrom(ShopScenarios.Assembly);
+builder.Services.AddShopPolicies(builder.Configuration);
+builder.Services.AddLabScenarios(options => options.UseServiceName(builder.Configuration, "payments", ServiceKind.Payments))
+    .SyncFromControlApi();
+builder.Services.AddLabScenarioCatalog();
 
 var app = builder.Build();
 await app.Services.GetRequiredService<ChargeRepository>().InitializeAsync();

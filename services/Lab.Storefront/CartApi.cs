@@ -1,6 +1,7 @@
 using Lab.Contracts;
-using Lab.Scenarios.Shop;
+using Lab.Scenarios;
 using Lab.ServiceDefaults;
+using Lab.Shop;
 
 namespace Lab.Storefront;
 
@@ -83,31 +84,27 @@ public static class CartApi
     }
 
     /// <summary>Runs the order saga; 201 with the confirmed order, or a problem saying why it was cancelled.</summary>
-    private static async Task<IResult> CheckoutAsync(IGrainFactory grains, int customerId)
+    private static async Task<IResult> CheckoutAsync(IGrainFactory grains, ShopPolicies policies, ServiceIdentity identity, int customerId)
     {
         if (!ShopInput.IsValidCustomerId(customerId))
         {
             return ProblemDetailsHandling.Validation("customerId", ShopInput.CustomerRule);
         }
 
+        // The edge's budget for the whole checkout. Its deadline rides along in RequestContext, and every layer below
+        // stops when it is spent (unless the deadline-propagation seam says they ignore it).
+        var budget = ShopSeams.CheckoutBudget.Resolve(identity, policies.CheckoutBudget);
+        CallDeadline.Set(DateTimeOffset.UtcNow + budget);
+        using var spent = new CancellationTokenSource(budget);
         CheckoutResult result;
-        if (TimeoutCascadeScenario.EdgeTimeout() is { } budget)
+        try
         {
-            // timeout-cascade: the edge's own budget. The deadline rides along in RequestContext; below, only the cure reads it.
-            CallDeadline.Set(DateTimeOffset.UtcNow + budget);
-            try
-            {
-                result = await CheckoutWithRetriesAsync(grains.GetGrain<ICartGrain>(customerId)).WaitAsync(budget);
-            }
-            catch (TimeoutException)
-            {
-                return TypedResults.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "Checkout timed out",
-                    detail: $"The storefront's budget of {budget.TotalSeconds:0.###} s for a checkout ran out; the order may still be processed below it.");
-            }
+            result = await CheckoutWithRetriesAsync(grains.GetGrain<ICartGrain>(customerId), identity).WaitAsync(spent.Token);
         }
-        else
+        catch (OperationCanceledException) when (spent.IsCancellationRequested)
         {
-            result = await CheckoutWithRetriesAsync(grains.GetGrain<ICartGrain>(customerId));
+            return TypedResults.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "Checkout timed out",
+                detail: $"The storefront's budget of {budget.TotalSeconds:0.###} s for a checkout ran out; the order may still be processed below it.");
         }
 
         return result.Failure switch
@@ -123,16 +120,16 @@ public static class CartApi
     }
 
     /// <summary>
-    /// One checkout; while retry-storm is on (without its cure) the storefront also retries a checkout that failed on
-    /// payment (the 502 below), as a naive edge would.
+    /// One checkout: the edge does not retry a payment (one layer below does), unless the checkout-retry seam says it
+    /// retries a checkout that failed on payment (the 502 below), as a naive edge would.
     /// </summary>
-    private static async Task<CheckoutResult> CheckoutWithRetriesAsync(ICartGrain cart)
+    private static async Task<CheckoutResult> CheckoutWithRetriesAsync(ICartGrain cart, ServiceIdentity identity)
     {
-        var attempts = RetryStormScenario.StorefrontAttempts();
+        var attempts = ShopSeams.CheckoutRetry.Resolve(identity, RetryPolicy.Once).Attempts;
         var result = await cart.CheckoutAsync();
         for (var attempt = 2; result.Failure == CheckoutFailure.PaymentFailed && attempt <= attempts; attempt++)
         {
-            RetryTelemetry.Retried("storefront");
+            ResilienceTelemetry.Retried("storefront");
             result = await cart.CheckoutAsync();
         }
 

@@ -40,7 +40,7 @@ public sealed class ControlApiBadRequestTests(ControlApiHostFixture fixture) : I
         { "POST", "lab/scenarios/fixed-latency", "{}", "wrong-token", 401, null },
         { "POST", "lab/scenarios/cpu-spike", """{"parameters":{"cores":2}}""", LabWebHost.Token, 400, "cores" },
         { "POST", "lab/scenarios/memory-leak", """{"parameters":{"max":"1GB"}}""", LabWebHost.Token, 400, "max" },
-        { "POST", "lab/scenarios/memory-leak", """{"parameters":{"perCall":"lots"}}""", LabWebHost.Token, 400, "perCall" },
+        { "POST", "lab/scenarios/memory-leak", """{"parameters":{"per-call":"lots"}}""", LabWebHost.Token, 400, "per-call" },
         { "POST", "lab/scenarios/clock-skew", """{"parameters":{"skew":"-2m"}}""", LabWebHost.Token, 400, "target.service" },
         { "POST", "lab/scenarios/test-hog", """{"parameters":{"memory":"1GB"}}""", LabWebHost.Token, 400, "memory" },
         { "POST", "lab/scenarios/test-hog", """{"parameters":{"threads":100}}""", LabWebHost.Token, 400, "threads" },

@@ -70,7 +70,7 @@ public sealed class ResourceScenarioTests : IAsyncLifetime
     public async Task Memory_leak_grows_per_call_up_to_its_maximum_and_reset_gives_the_heap_back()
     {
         var baseline = GC.GetTotalMemory(forceFullCollection: true);
-        await EnableAsync("memory-leak", ("perCall", "1MB"), ("max", "32MB"), ("hook", "repository"));
+        await EnableAsync("memory-leak", ("per-call", "1MB"), ("max", "32MB"), ("hook", "repository"));
 
         var applied = 0;
         for (var i = 0; i < 40; i++)

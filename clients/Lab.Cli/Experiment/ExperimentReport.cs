@@ -31,6 +31,9 @@ public sealed record ExperimentReport
 
     public required int Seed { get; init; }
 
+    /// <summary>The steady state the experiment hypothesises: each phase is held to these probes (see <see cref="ExperimentPhaseReport.Verdict"/>).</summary>
+    public IReadOnlyList<string> Hypothesis { get; init; } = [];
+
     /// <summary>The signature figures every phase reports, in order.</summary>
     public required IReadOnlyList<FigureReport> Figures { get; init; }
 
@@ -68,6 +71,34 @@ public sealed record ExperimentPhaseReport(
     /// <summary>The phase's full load report (written next to the experiment's as phase-N-NAME/).</summary>
     [JsonIgnore]
     public LoadReport? Load { get; init; }
+
+    /// <summary>Whether the steady state held in this phase, which probe deviated, and whether the scenario acted at all.</summary>
+    public PhaseVerdict? Verdict { get; init; }
+}
+
+/// <param name="Outcome"><see cref="Held"/>, <see cref="Deviated"/>, or <see cref="NoEffect"/> (the scenario was on and never acted).</param>
+/// <param name="Injections">Injections and seam regressions of the scenario in the phase; null at baseline.</param>
+public sealed record PhaseVerdict(string Outcome, IReadOnlyList<ProbeReport> Probes, double? Injections)
+{
+    public const string Held = "held";
+    public const string Deviated = "deviated";
+    public const string NoEffect = "no effect";
+
+    /// <summary>The probes that did not hold.</summary>
+    public IEnumerable<ProbeReport> Deviations => Probes.Where(p => !p.Held);
+
+    public override string ToString() => Outcome switch
+    {
+        Deviated => $"deviated: {string.Join(", ", Deviations.Select(d => d.ToString()))}",
+        NoEffect => "no effect: the scenario was on and never acted (0 injections)",
+        _ => Held,
+    };
+}
+
+/// <param name="Limit">The bound the value was held to; null when there was nothing to compare with.</param>
+public sealed record ProbeReport(string Probe, double? Value, double? Limit, bool Held)
+{
+    public override string ToString() => $"{Probe} ({(Value is { } v ? v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) : "n/a")}{(Limit is { } l ? $" vs {l.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}" : "")})";
 }
 
 public sealed record JourneySummary(string Name, long Count, double ErrorRate, LatencyReport? LatencyMs);

@@ -38,7 +38,23 @@ public static class ExperimentReportWriter
         }
 
         Row("new invariant violations", p => p.NewViolations.Count == 0 ? "0" : $"{p.NewViolations.Count} ({string.Join(", ", p.NewViolations.GroupBy(v => v.Invariant).Select(g => $"{g.Key} ×{g.Count()}"))})");
+        Row("scenario acted (injections)", p => p.Verdict?.Injections is { } injections ? ReportFormat.Count((long)injections) : "-");
+        Row("steady state", p => p.Verdict?.Outcome ?? "-");
         return rows;
+    }
+
+    /// <summary>The hypothesis, and each phase's verdict with the probes that deviated.</summary>
+    public static IEnumerable<string> VerdictLines(ExperimentReport report)
+    {
+        if (report.Hypothesis.Count > 0)
+        {
+            yield return $"hypothesis (steady state): {string.Join(", ", report.Hypothesis)}";
+        }
+
+        foreach (var phase in report.Phases.Where(p => p.Verdict is not null))
+        {
+            yield return $"{phase.Name}: {phase.Verdict}";
+        }
     }
 
     public static void WriteConsole(ExperimentReport report, IAnsiConsole console)
@@ -57,6 +73,11 @@ public static class ExperimentReportWriter
         }
 
         console.Write(table);
+        foreach (var line in VerdictLines(report))
+        {
+            console.MarkupLineInterpolated($"{line}");
+        }
+
         foreach (var figure in report.Figures)
         {
             console.MarkupLineInterpolated($"[grey]{figure.Name}: {figure.Source}[/]");
@@ -88,6 +109,13 @@ public static class ExperimentReportWriter
         {
             md.AppendLine($"| {Cell(label)} | {string.Join(" | ", cells.Select(Cell))} |");
         }
+
+        md.AppendLine();
+        foreach (var line in VerdictLines(report))
+        {
+            md.AppendLine($"- {line}");
+        }
+
 
         md.AppendLine();
         md.AppendLine("## Figures");

@@ -10,6 +10,7 @@ using Lab.Load.Journeys;
 using Lab.Load.Plan;
 using Lab.Load.Reporting;
 using Lab.Scenarios;
+using Lab.Scenarios.Catalog;
 using Lab.Scenarios.Cli;
 
 namespace Lab.Cli.Experiment;
@@ -57,6 +58,13 @@ public static class ExperimentRunner
     /// <summary>Orders untouched this long after a phase's load has drained count as stuck.</summary>
     private static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(2);
 
+    private static readonly Lazy<ScenarioRegistry> Catalog = new(ScenarioCatalog.CreateRegistry);
+
+    /// <summary>How the catalog says to run <paramref name="scenario"/>, or an error naming the scenarios it knows.</summary>
+    public static ExperimentSpec SpecOf(string scenario) =>
+        Catalog.Value.Find(scenario)?.Experiment
+        ?? throw new ExperimentException($"Unknown scenario '{scenario}'. `lab scenario list` shows the catalog: {string.Join(", ", Catalog.Value.All.Select(s => s.Meta.Name))}.");
+
     public static async Task<ExperimentReport> RunAsync(ExperimentOptions options, ExperimentLab lab, Action<string> status,
         CancellationToken cancellationToken)
     {
@@ -70,7 +78,7 @@ public static class ExperimentRunner
             throw new ExperimentException($"Unknown parameter(s) of {options.Scenario}: {string.Join(", ", unknown)}. Parameters: {string.Join(", ", parameters)}.");
         }
 
-        var definition = ExperimentDefinition.For(options.Scenario, parameters.Contains("cure"));
+        var definition = SpecOf(options.Scenario);
         var mix = ParseMix(options.Mix ?? definition.Mix);
         var fault = new Dictionary<string, string>(definition.Fault);
         foreach (var (key, value) in options.Set)
@@ -100,6 +108,7 @@ public static class ExperimentRunner
             // a background refund or recovery) is counted in one of them rather than in none.
             var before = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
             var violationsBefore = Verify(lab, warnings);
+            PhaseMeasurements? baseline = null;
             for (var index = 0; index < phases.Count; index++)
             {
                 var (name, phaseParameters) = phases[index];
@@ -114,9 +123,10 @@ public static class ExperimentRunner
                 await Task.Delay(StuckAfter + TimeSpan.FromSeconds(1) + definition.Settle, cancellationToken);
                 var after = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
                 var violationsAfter = Verify(lab, warnings);
-                var measurements = new PhaseMeasurements(before, after, load);
+                var measurements = new PhaseMeasurements(before, after, FiguresOf(load));
+                baseline ??= measurements;
                 results.Add(PhaseReportOf(index, name, phaseParameters, startSeconds, (DateTimeOffset.UtcNow - started).TotalSeconds,
-                    definition, measurements, NewViolations(violationsBefore, violationsAfter)));
+                    definition, measurements, baseline, load, NewViolations(violationsBefore, violationsAfter)));
                 warnings.AddRange(load.Warnings.Select(w => $"{name}: {w}"));
                 (before, violationsBefore) = (after, violationsAfter);
             }
@@ -136,6 +146,7 @@ public static class ExperimentRunner
             Mix = mix.ToString(),
             Seed = options.Seed,
             Figures = [.. definition.Figures.Select(f => new FigureReport(f.Name, f.Unit, f.Source, f.LowerIsBetter))],
+            Hypothesis = [.. definition.SteadyState.Select(p => p.Expression)],
             Phases = results,
             TraceLinks = TraceLinksReport.For(lab.AspireUrl, null),
             Warnings = warnings,
@@ -157,11 +168,29 @@ public static class ExperimentRunner
         DrainTimeout = TimeSpan.FromSeconds(15),
     };
 
-    private static ExperimentPhaseReport PhaseReportOf(int index, string name, IReadOnlyDictionary<string, string>? parameters,
-        double startSeconds, double endSeconds, ExperimentDefinition definition, PhaseMeasurements measurements,
-        IReadOnlyList<Violation> newViolations)
+    private static LoadFigures FiguresOf(LoadReport load) =>
+        new(load.Requests.Count, load.Requests.Errors, load.Requests.LatencyMs?.P50, load.Requests.LatencyMs?.P99);
+
+    /// <summary>
+    /// Held or deviated: every probe of the steady state against the baseline; and for a phase with the scenario on, whether
+    /// it took effect at all (injections or seam regressions counted), so a scenario that does nothing says so.
+    /// </summary>
+    internal static PhaseVerdict Judge(ExperimentSpec spec, bool faultOn, PhaseMeasurements phase, PhaseMeasurements baseline)
     {
-        var load = measurements.Load;
+        var probes = spec.SteadyState.Select(p => p.Check(phase, ReferenceEquals(phase, baseline) ? null : baseline)).ToList();
+        double? injections = faultOn ? phase.Injections(spec.Scenario) : null;
+        var outcome = faultOn && injections <= 0
+            ? PhaseVerdict.NoEffect
+            : probes.All(p => p.Held) ? PhaseVerdict.Held : PhaseVerdict.Deviated;
+        return new PhaseVerdict(outcome, probes.Select(p => new ProbeReport(p.Probe, Round(p.Value), double.IsFinite(p.Limit) ? Round(p.Limit) : null, p.Held)).ToList(),
+            injections);
+    }
+
+    private static ExperimentPhaseReport PhaseReportOf(int index, string name, IReadOnlyDictionary<string, string>? parameters,
+        double startSeconds, double endSeconds, ExperimentSpec definition, PhaseMeasurements measurements, PhaseMeasurements baseline,
+        LoadReport phaseLoad, IReadOnlyList<Violation> newViolations)
+    {
+        var load = phaseLoad;
         var failures = load.Failures
             .GroupBy(f => (f.Step, f.Status, f.ErrorKind))
             .Select(g => g.First())
@@ -182,6 +211,7 @@ public static class ExperimentRunner
             load.TimeSeries.Select(p => p with { Second = p.Second + startSeconds }).ToList())
         {
             Load = load,
+            Verdict = Judge(definition, parameters is not null, measurements, baseline),
         };
     }
 

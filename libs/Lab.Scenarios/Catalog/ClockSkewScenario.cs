@@ -1,7 +1,7 @@
 namespace Lab.Scenarios.Catalog;
 
 /// <summary>
-/// Catalog #14: shifts one service's wall clock. Acts through <see cref="ScenarioTimeProvider"/>, which the shop
+/// Shifts one service's wall clock. Acts through <see cref="ScenarioTimeProvider"/>, which the shop
 /// injects wherever wall-clock time decides something (reservation expiry, event timestamps).
 /// </summary>
 public sealed class ClockSkewScenario : Scenario, IClockSkewScenario

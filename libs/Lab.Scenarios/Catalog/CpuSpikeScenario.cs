@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace Lab.Scenarios.Catalog;
 
 /// <summary>
-/// Catalog #10: keeps a number of cores busy in the targeted process for a period. Every grain on that
+/// Keeps a number of cores busy in the targeted process for a period. Every grain on that
 /// process's silo gets slower; the other silos do not.
 /// </summary>
 public sealed class CpuSpikeScenario : Scenario

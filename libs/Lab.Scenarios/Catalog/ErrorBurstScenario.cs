@@ -3,7 +3,7 @@ using Polly;
 
 namespace Lab.Scenarios.Catalog;
 
-/// <summary>Catalog #2: errors at rate r for a window W after activation, then clean.</summary>
+/// <summary>Errors at rate r for a window W after activation, then clean.</summary>
 public sealed class ErrorBurstScenario : Scenario
 {
     private static readonly HookPoint[] Points =

@@ -2,7 +2,7 @@ using Polly;
 
 namespace Lab.Scenarios.Catalog;
 
-/// <summary>Catalog #1: a fixed delay (plus optional jitter) at a grain, repository or HTTP target.</summary>
+/// <summary>A fixed delay (plus optional jitter) at a grain, repository or HTTP target.</summary>
 public sealed class FixedLatencyScenario : Scenario
 {
     private static readonly HookPoint[] Points = [HookPoint.GrainIncoming, HookPoint.Repository, HookPoint.HttpServer, HookPoint.HttpClient];

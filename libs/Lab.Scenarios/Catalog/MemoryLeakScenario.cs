@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace Lab.Scenarios.Catalog;
 
 /// <summary>
-/// Catalog #11: every matching call retains some memory until a maximum; disabling, resetting or expiry
+/// Every matching call retains some memory until a maximum; disabling, resetting or expiry
 /// releases it all. The leak lives in the process that served the call.
 /// </summary>
 public sealed class MemoryLeakScenario : Scenario
@@ -19,16 +19,16 @@ public sealed class MemoryLeakScenario : Scenario
         Targets: [.. CallPoints, HookPoint.Process],
         Parameters:
         [
-            ParameterSpec.Bytes("perCall", "64KB", "Memory retained by each matching call.", min: "1KB", max: "16MB"),
+            ParameterSpec.Bytes("per-call", "64KB", "Memory retained by each matching call.", min: "1KB", max: "16MB"),
             ParameterSpec.Bytes("max", "256MB", "Most memory retained in one process.", min: "1MB", cap: ResourceCapKind.MemoryBytes),
             HookSelector.Parameter(CallPoints),
         ],
-        Signature: "Heap size and GC counts of the targeted service climb with traffic until the maximum, then plateau; GC pauses grow; the lab.scenario.injections counter for memory-leak stops at max/perCall.",
+        Signature: "Heap size and GC counts of the targeted service climb with traffic until the maximum, then plateau; GC pauses grow; the lab.scenario.injections counter for memory-leak stops at max/per-call.",
         Cure: null,
         Runbook: new Runbook(
-            Break: "lab scenario enable memory-leak --set perCall=256KB --set max=200MB --target service=storefront",
+            Break: "lab scenario enable memory-leak --set per-call=256KB --set max=200MB --target service=storefront",
             Hint: "Memory grows with requests, not with time. Which process, and does it come back after a full GC?",
-            Verify: "dotnet.gc.heap.total_allocated and the GC heap size of the storefront climb with load and survive gen2 collections; the other services are flat; lab.scenario.injections{scenario=memory-leak} times perCall matches the growth.",
+            Verify: "dotnet.gc.heap.total_allocated and the GC heap size of the storefront climb with load and survive gen2 collections; the other services are flat; lab.scenario.injections{scenario=memory-leak} times per-call matches the growth.",
             Restore: "lab scenario disable memory-leak (or reset); the blocks are dropped and a full compacting collection runs in the leaking process, so its heap returns near the baseline at once."));
 
     /// <summary>Bytes currently retained for <paramref name="service"/>.</summary>
@@ -37,12 +37,12 @@ public sealed class MemoryLeakScenario : Scenario
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation)
         && HookSelector.Matches(activation, ctx.Point)
-        && RetainedBytes(ctx.Service.Name) + activation.GetBytes("perCall") <= Limit(ctx.Service.Name, activation);
+        && RetainedBytes(ctx.Service.Name) + activation.GetBytes("per-call") <= Limit(ctx.Service.Name, activation);
 
     public override ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct)
     {
         var leak = Leaks.GetOrAdd(ctx.Service.Name, static _ => new Leak(long.MaxValue));
-        leak.Retain((int)activation.GetBytes("perCall"), Limit(ctx.Service.Name, activation));
+        leak.Retain((int)activation.GetBytes("per-call"), Limit(ctx.Service.Name, activation));
         return ValueTask.CompletedTask;
     }
 

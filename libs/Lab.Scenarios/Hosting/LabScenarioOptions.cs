@@ -41,6 +41,17 @@ public sealed class LabScenarioOptions
     /// </summary>
     public bool Bypass { get; set; }
 
+    /// <summary>This process's name for targeting: Lab:Scenarios:ServiceName, else Lab:ServiceName, else <paramref name="fallback"/>.</summary>
+    public void UseServiceName(Microsoft.Extensions.Configuration.IConfiguration configuration, string fallback, ServiceKind kind)
+    {
+        if (string.IsNullOrWhiteSpace(ServiceName))
+        {
+            ServiceName = configuration["Lab:ServiceName"] ?? fallback;
+        }
+
+        ServiceKind = kind;
+    }
+
     public ServiceIdentity Identity => new(ServiceName, ServiceKind);
 }
 

@@ -87,6 +87,9 @@ public sealed class HookContext(HookPoint point, ServiceIdentity service)
     /// <summary>Cache hook: expire (remove) the entry for <see cref="CacheKey"/> now.</summary>
     public bool CacheExpire { get; set; }
 
+    /// <summary>Stream produce hook: hold the event back this long before it is published (behind the events that follow it).</summary>
+    public TimeSpan? PublishDelay { get; set; }
+
     /// <summary>Names of the scenarios that perturbed this call, in the order they were applied.</summary>
     public IReadOnlyList<string> AppliedScenarios => _applied ?? (IReadOnlyList<string>)[];
 

@@ -26,6 +26,20 @@ public abstract class Scenario
         ValueTask.CompletedTask;
 
     /// <summary>
+    /// The shop's seams this activation regresses: set each to its naive variant (or to the variant the fault needs) with
+    /// <paramref name="seams"/>. Called once per snapshot in every process; leave out what <c>cure=true</c> restores.
+    /// </summary>
+    public virtual void Regress(ScenarioActivation activation, SeamRegressions seams)
+    {
+    }
+
+    /// <summary>
+    /// How <c>lab experiment</c> runs this scenario: the load that exposes it, the fault and cure settings, the figures
+    /// that show its signature and the steady state it hypothesises. The default measures injections, p99 and errors.
+    /// </summary>
+    public virtual ExperimentSpec Experiment => ExperimentSpec.Default(this);
+
+    /// <summary>
     /// Process scenarios: start workers in this process. Called once per activation (and again after a change,
     /// following <see cref="OnDeactivatedAsync"/>) in every process whose identity the target includes.
     /// </summary>

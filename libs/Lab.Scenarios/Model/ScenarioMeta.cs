@@ -1,7 +1,7 @@
 namespace Lab.Scenarios;
 
 /// <summary>Everything a user (and the control plane) needs to know about a scenario without running it.</summary>
-/// <param name="Name">Scenario id in kebab-case, exactly as in the catalog (SCENARIOS.md).</param>
+/// <param name="Name">Scenario id in kebab-case, as the catalog (docs/scenarios.md) lists it.</param>
 /// <param name="Category">Catalog category, e.g. "latency", "errors", "database", "resources".</param>
 /// <param name="Description">One or two sentences: what the scenario does to the real call.</param>
 /// <param name="Targets">Hook points the scenario acts on; the runtime only offers it calls from these.</param>
@@ -32,6 +32,12 @@ public sealed record ScenarioMeta(
 
         return null;
     }
+
+    /// <summary>
+    /// The shop's seams the scenario regresses while active, and whether its cure restores each; empty for a scenario
+    /// that only injects at hook points. <see cref="Scenario.Regress"/> may set only the seams named here.
+    /// </summary>
+    public IReadOnlyList<SeamUse> Seams { get; init; } = [];
 
     /// <summary>True when the scenario starts workers in the process it targets (cpu-spike, memory-leak...).</summary>
     public bool IsProcessScenario => Targets.Contains(HookPoint.Process);

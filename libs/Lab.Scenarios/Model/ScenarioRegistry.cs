@@ -63,12 +63,22 @@ public sealed partial class ScenarioRegistry
             throw new InvalidOperationException($"{where}: declares no hook point.");
         }
 
+        if (meta.Seams.Select(use => use.Seam).Distinct().Count() != meta.Seams.Count)
+        {
+            throw new InvalidOperationException($"{where}: a seam is declared twice.");
+        }
+
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var p in meta.Parameters)
         {
             if (!seen.Add(p.Name) || ReservedParameterNames.Contains(p.Name, StringComparer.OrdinalIgnoreCase))
             {
                 throw new InvalidOperationException($"{where}: parameter name '{p.Name}' is duplicated or reserved.");
+            }
+
+            if (!KebabCase().IsMatch(p.Name))
+            {
+                throw new InvalidOperationException($"{where}: parameter name '{p.Name}' must be kebab-case, like every other (--set {p.Name}=...).");
             }
 
             if (ParameterValidator.CheckValue(p, p.Default, caps: null) is { } problem)

@@ -68,6 +68,22 @@ public static class ScenarioRuntime
         return entries.Length == 0 ? ValueTask.CompletedTask : state.InvokeAsync(entries, ctx, ct);
     }
 
+    /// <summary>
+    /// The variant a live activation puts in place of the shop's own for <paramref name="seam"/> here; false when none
+    /// does (idle: one volatile read). A regression used tags the current span and counts, like an injection.
+    /// </summary>
+    internal static bool TryRegressed(Seam seam, ServiceIdentity service, string? subject, out object variant)
+    {
+        var state = s_state;
+        if (s_bypassed || state is null || state.Regressions.Count == 0)
+        {
+            variant = null!;
+            return false;
+        }
+
+        return state.TryRegressed(seam, service, subject, out variant);
+    }
+
     /// <summary>The clock skew active for <paramref name="service"/>: the sum over active <see cref="IClockSkewScenario"/>s.</summary>
     public static TimeSpan ClockSkew(ServiceIdentity service)
     {
@@ -127,6 +143,56 @@ public static class ScenarioRuntime
             }
 
             ClockScenarios = [.. _all.Where(e => e.Scenario is IClockSkewScenario)];
+            Regressions = CompileRegressions(_all);
+        }
+
+        /// <summary>Per seam, the variants the active scenarios put in its place, in activation order.</summary>
+        public IReadOnlyDictionary<Seam, SeamEntry[]> Regressions { get; }
+
+        private static Dictionary<Seam, SeamEntry[]> CompileRegressions(Entry[] entries)
+        {
+            var bySeam = new Dictionary<Seam, List<SeamEntry>>();
+            foreach (var entry in entries)
+            {
+                var regressions = new SeamRegressions(entry.Scenario.Meta);
+                entry.Scenario.Regress(entry.Activation, regressions);
+                foreach (var regression in regressions.Items)
+                {
+                    if (!bySeam.TryGetValue(regression.Seam, out var list))
+                    {
+                        bySeam[regression.Seam] = list = [];
+                    }
+
+                    list.Add(new SeamEntry(entry.Activation, regression));
+                }
+            }
+
+            return bySeam.ToDictionary(pair => pair.Key, pair => pair.Value.ToArray());
+        }
+
+        public bool TryRegressed(Seam seam, ServiceIdentity service, string? subject, out object variant)
+        {
+            if (Regressions.TryGetValue(seam, out var candidates))
+            {
+                var now = _time.GetUtcNow();
+                foreach (var candidate in candidates)
+                {
+                    var regression = candidate.Regression;
+                    if (candidate.Activation.IsExpired(now)
+                        || (!regression.Everywhere && !candidate.Activation.Target.MatchesService(service))
+                        || (regression.AppliesTo is { } applies && !applies(subject)))
+                    {
+                        continue;
+                    }
+
+                    ScenarioTelemetry.RecordRegression(seam, service, candidate.Activation);
+                    variant = regression.Variant;
+                    return true;
+                }
+            }
+
+            variant = null!;
+            return false;
         }
 
         public ActiveScenarioSet Set { get; }
@@ -194,6 +260,8 @@ public static class ScenarioRuntime
     }
 
     private sealed record Entry(Scenario Scenario, ScenarioActivation Activation, ActivationRandom Random);
+
+    private sealed record SeamEntry(ScenarioActivation Activation, SeamRegression Regression);
 }
 
 /// <summary>A scenario that shifts the wall clock seen through <see cref="ScenarioTimeProvider"/> (clock-skew).</summary>

@@ -26,6 +26,13 @@ public static class ScenarioTelemetry
     private static readonly Counter<long> Injections = Meter.CreateCounter<long>(
         "lab.scenario.injections", unit: "{injection}", description: "Calls perturbed by a scenario, by scenario, hook and service.");
 
+    private static readonly Counter<long> Regressions = Meter.CreateCounter<long>(
+        "lab.scenario.seam_regressions", unit: "{call}",
+        description: "Calls that ran a scenario's variant of a shop seam instead of the shop's own, by scenario, seam and service.");
+
+    /// <summary>Span attribute naming the seam(s) a scenario regressed for the span's operation.</summary>
+    public const string SeamTag = "lab.seam";
+
     private static readonly string[] HookNames = Enum.GetNames<HookPoint>();
 
     static ScenarioTelemetry()
@@ -52,6 +59,29 @@ public static class ScenarioTelemetry
 
     internal static string HookName(HookPoint point) => HookNames[(int)point];
 
+    internal static void RecordRegression(Seam seam, ServiceIdentity service, ScenarioActivation activation)
+    {
+        Regressions.Add(
+            1,
+            new KeyValuePair<string, object?>("scenario", activation.Name),
+            new KeyValuePair<string, object?>("seam", seam.Name),
+            new KeyValuePair<string, object?>("service", service.Name));
+        if (Activity.Current is { } activity)
+        {
+            AppendTag(activity, ScenarioTag, activation.Name);
+            AppendTag(activity, SeamTag, seam.Name);
+        }
+    }
+
+    private static void AppendTag(Activity activity, string tag, string value)
+    {
+        var existing = activity.GetTagItem(tag) as string;
+        if (existing is null || (existing != value && !existing.Split(',').Contains(value)))
+        {
+            activity.SetTag(tag, existing is null ? value : $"{existing},{value}");
+        }
+    }
+
     internal static void RecordInjection(HookContext ctx, ScenarioActivation activation)
     {
         var hook = HookName(ctx.Point);
@@ -67,8 +97,7 @@ public static class ScenarioTelemetry
             return;
         }
 
-        var existing = activity.GetTagItem(ScenarioTag) as string;
-        activity.SetTag(ScenarioTag, existing is null || existing == activation.Name ? activation.Name : $"{existing},{activation.Name}");
+        AppendTag(activity, ScenarioTag, activation.Name);
 
         var tags = new ActivityTagsCollection
         {

@@ -30,7 +30,7 @@ public sealed class CacheStampedeTests(ShopClusterFixture fixture, ITestOutputHe
             new Dictionary<string, string> { ["delay"] = "200ms" },
             new Dictionary<string, string> { ["repositoryOperation"] = Loads });
         await _scenarios.EnableAsync(CacheStampedeScenario.Name,
-            new Dictionary<string, string> { ["period"] = "1m", ["hotSkus"] = "5" });
+            new Dictionary<string, string> { ["period"] = "1m", ["hot-skus"] = "5" });
 
         var naive = await ReadBurstAsync("SKU-00002", telemetry);
         var expiries = telemetry.Spans.Count(s => s.OperationName == "cache product.get"
@@ -38,7 +38,7 @@ public sealed class CacheStampedeTests(ShopClusterFixture fixture, ITestOutputHe
         var naiveAgain = await ReadBurstAsync("SKU-00002", telemetry);
 
         await _scenarios.EnableAsync(CacheStampedeScenario.Name,
-            new Dictionary<string, string> { ["period"] = "1m", ["hotSkus"] = "5", ["cure"] = "true" });
+            new Dictionary<string, string> { ["period"] = "1m", ["hot-skus"] = "5", ["cure"] = "true" });
         var cured = await ReadBurstAsync("SKU-00003", telemetry);
 
         await _scenarios.ResetAsync();
@@ -66,7 +66,7 @@ public sealed class CacheStampedeTests(ShopClusterFixture fixture, ITestOutputHe
             new Dictionary<string, string> { ["delay"] = "200ms" },
             new Dictionary<string, string> { ["repositoryOperation"] = Loads });
         await _scenarios.EnableAsync(CacheStampedeScenario.Name,
-            new Dictionary<string, string> { ["period"] = "1m", ["hotSkus"] = "5" });
+            new Dictionary<string, string> { ["period"] = "1m", ["hot-skus"] = "5" });
 
         // SKU-00037 is outside the hot set: its first (cold) load is coalesced as usual.
         var cold = await ReadBurstAsync("SKU-00037", telemetry);

@@ -31,9 +31,9 @@ public sealed class ConnectionPoolExhaustionTests(ShopClusterFixture fixture, IT
         await _scenarios.EnableAsync(ConnectionPoolExhaustionScenario.Name,
             new Dictionary<string, string>
             {
-                ["poolSize"] = PoolSize.ToString(),
-                ["queryDelay"] = "400ms",
-                ["waitTimeout"] = "250ms",
+                ["pool-size"] = PoolSize.ToString(),
+                ["query-delay"] = "400ms",
+                ["wait-timeout"] = "250ms",
             },
             new Dictionary<string, string> { ["repositoryOperation"] = "customer.order-history" });
         var on = await BurstAsync(telemetry);

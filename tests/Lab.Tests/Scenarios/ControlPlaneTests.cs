@@ -113,7 +113,7 @@ public sealed class ControlApiOverProcessesTests(ScenarioLabFixture fixture)
         { "POST", "/lab/scenarios/cpu-spike", """{"parameters":{"cores":64},"target":{"service":"silo-1"}}""", Token, 400, "cores" },
         { "POST", "/lab/scenarios/cpu-spike", """{"parameters":{"cores":"many"},"target":{"service":"silo-1"}}""", Token, 400, "cores" },
         { "POST", "/lab/scenarios/memory-leak", """{"parameters":{"max":"64GB"}}""", Token, 400, "max" },
-        { "POST", "/lab/scenarios/memory-leak", """{"parameters":{"perCall":"lots"}}""", Token, 400, "perCall" },
+        { "POST", "/lab/scenarios/memory-leak", """{"parameters":{"per-call":"lots"}}""", Token, 400, "per-call" },
         { "POST", "/lab/scenarios/clock-skew", """{"parameters":{"skew":"-2m"}}""", Token, 400, "target.service" },
         { "POST", "/lab/scenarios/clock-skew", """{"parameters":{"skew":"25h"},"target":{"service":"silo-1"}}""", Token, 400, "skew" },
         { "POST", "/lab/scenarios/no-such-scenario", "{}", Token, 404, null },

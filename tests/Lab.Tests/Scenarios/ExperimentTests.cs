@@ -1,3 +1,4 @@
+using Lab.Scenarios;
 using System.Text.Json;
 using Lab.Cli;
 using Lab.Cli.Experiment;
@@ -43,8 +44,8 @@ public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutpu
         double Figure(JsonElement phase, string name) => phase.GetProperty("figures").GetProperty(name).GetDouble();
 
         // Consistent with the telemetry: the charge requests of the three phases add up to what payments counted over the whole run.
-        var charges = after.Sum("payments", Metrics.HttpRequests, ("http_request_method", "POST"), ("http_route", "/api/charges/"))
-                      - before.Sum("payments", Metrics.HttpRequests, ("http_request_method", "POST"), ("http_route", "/api/charges/"));
+        var charges = after.Sum("payments", LabMetricNames.HttpRequests, ("http_request_method", "POST"), ("http_route", "/api/charges/"))
+                      - before.Sum("payments", LabMetricNames.HttpRequests, ("http_request_method", "POST"), ("http_route", "/api/charges/"));
         var reported = phases.Sum(p => Figure(p, "charge requests"));
         output.WriteLine($"charge requests: phases {reported}, payments counted {charges} over the whole run");
         Assert.Equal(charges, reported);

@@ -33,7 +33,7 @@ public sealed class LockContentionTests(ShopClusterFixture fixture, ITestOutputH
         var offHigh = await RunAsync(High, telemetry);
 
         await _scenarios.EnableAsync(LockContentionScenario.Name,
-            new Dictionary<string, string> { ["hold"] = $"{Hold.TotalMilliseconds}ms", ["hotSkus"] = "20" });
+            new Dictionary<string, string> { ["hold"] = $"{Hold.TotalMilliseconds}ms", ["hot-skus"] = "20" });
         // Alternated, so that a burst of load from elsewhere on the machine does not land on one concurrency only.
         var onLow = await RunAsync(Low, telemetry);
         var onHigh = await RunAsync(High, telemetry);

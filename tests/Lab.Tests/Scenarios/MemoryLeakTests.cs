@@ -29,7 +29,7 @@ public sealed class MemoryLeakTests(ScenarioLabFixture fixture, ITestOutputHelpe
         var injectedBefore = await InjectionsAsync("silo-1");
 
         await fixture.EnableEverywhereAsync("memory-leak",
-            """{"parameters":{"perCall":"1MB","max":"48MB","hook":"grain"},"target":{"service":"silo-1"},"ttl":"2m"}""");
+            """{"parameters":{"per-call":"1MB","max":"48MB","hook":"grain"},"target":{"service":"silo-1"},"ttl":"2m"}""");
 
         // Grain calls land on both silos; drive them until silo-1 counted the cap (bounded), then some more.
         var sku = 0;
@@ -51,7 +51,7 @@ public sealed class MemoryLeakTests(ScenarioLabFixture fixture, ITestOutputHelpe
 
         await Task.Delay(400); // past the scrape cache
         var rssLeaking = fixture.ResidentBytes("silo-1");
-        Assert.Equal(Blocks, await InjectionsAsync("silo-1") - injectedBefore); // capped: max / perCall, not one more
+        Assert.Equal(Blocks, await InjectionsAsync("silo-1") - injectedBefore); // capped: max / per-call, not one more
         Assert.Equal(0, await InjectionsAsync("silo-2"));                     // only the targeted process leaks
         Assert.True(rssLeaking - rssBefore > Max * 0.8, $"silo-1 resident memory rose by {(rssLeaking - rssBefore) / MiB} MiB for a {Max / MiB} MiB leak");
 

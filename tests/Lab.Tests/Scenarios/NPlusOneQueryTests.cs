@@ -1,6 +1,7 @@
 using Dapper;
 using Lab.Contracts;
 using Lab.Scenarios.Shop;
+using Lab.Shop;
 using Lab.Tests.Support;
 using Xunit.Abstractions;
 
@@ -9,7 +10,7 @@ namespace Lab.Tests.Scenarios;
 [Collection(ShopClusterCollection.Name)]
 public sealed class NPlusOneQueryTests(ShopClusterFixture fixture, ITestOutputHelper output)
 {
-    private static readonly string[] HistoryOperations = ["customer.order-history", NPlusOneQueryScenario.LinesOfOrderOperation, "customer.order-history-lines"];
+    private static readonly string[] HistoryOperations = ["customer.order-history", ShopOperations.CustomerOrderLines, "customer.order-history-lines"];
 
     [Fact]
     public async Task History_queries_grow_with_its_length_and_the_cure_makes_them_constant()
@@ -35,7 +36,7 @@ public sealed class NPlusOneQueryTests(ShopClusterFixture fixture, ITestOutputHe
             Assert.Equal(3 + 1, shortHistory);
             Assert.Equal(8 + 1, longHistory);
             // The per-order queries carry the scenario on their spans.
-            Assert.Contains(telemetry.DbSpans(NPlusOneQueryScenario.LinesOfOrderOperation),
+            Assert.Contains(telemetry.DbSpans(ShopOperations.CustomerOrderLines),
                 span => span.GetTagItem("lab.scenario") is string name && name.Contains(NPlusOneQueryScenario.Name));
 
             await scenarios.EnableAsync(NPlusOneQueryScenario.Name, new Dictionary<string, string> { ["cure"] = "true" });

@@ -1,4 +1,5 @@
 using System.Net;
+using Lab.Shop;
 using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
@@ -52,12 +53,13 @@ public sealed class RetryStormTests(ScenarioProcessesFixture lab, ITestOutputHel
         Assert.Equal(HttpStatusCode.BadGateway, (await lab.CheckoutAsync(CustomerId)).Status);
         Assert.Equal(2 * 1 * 4, await lab.SettledChargeRequestsAsync() - before);
 
-        // The cure: only the client retries, with jittered backoff and a budget; amplification at most one layer's attempts.
+        // The cure: the shop's own policies, only the client retries, with jittered backoff and a budget (Resilience:*, a floor
+        // of 3 retries and 20% of first attempts per 10 s in each silo), behind its breaker; amplification at most one layer's attempts.
         await lab.ResetAsync();
         await lab.EnableAsync("retry-storm", new()
         {
             ["storefront-attempts"] = "3", ["grain-attempts"] = "3", ["client-attempts"] = "3", ["failure-rate"] = "100%",
-            ["cure"] = "true", ["backoff"] = "20ms", ["retry-budget"] = "20%", ["budget-floor"] = "2",
+            ["cure"] = "true",
         });
         const int curedCheckouts = 4;
         before = await lab.SettledChargeRequestsAsync();
@@ -69,8 +71,9 @@ public sealed class RetryStormTests(ScenarioProcessesFixture lab, ITestOutputHel
         var cured = await lab.SettledChargeRequestsAsync() - before;
         output.WriteLine($"cure: {cured} requests at payments for {curedCheckouts} checkouts");
         Assert.InRange(cured, curedCheckouts, curedCheckouts * 3);
-        // The budget (a floor of 2 retries per silo and 20% of first attempts) spends far fewer than 2 retries per checkout.
-        Assert.True(cured <= curedCheckouts + 2 * 2 + curedCheckouts * 0.2 * 2, $"{cured} requests for {curedCheckouts} cured checkouts");
+        // The budget spends far fewer than 2 retries per checkout.
+        var budget = new ResilienceOptions();
+        Assert.True(cured <= curedCheckouts + (budget.RetryBudgetFloor * 2) + (curedCheckouts * budget.RetryBudgetRatio * 2), $"{cured} requests for {curedCheckouts} cured checkouts");
 
         // Off again: one request per checkout, and it confirms.
         await lab.ResetAsync();

@@ -1,3 +1,4 @@
+using Lab.Scenarios;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;

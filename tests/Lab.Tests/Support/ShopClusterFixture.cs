@@ -1,5 +1,6 @@
 using Lab.Data;
 using Lab.Grains;
+using Lab.Scenarios.Catalog;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -68,6 +69,7 @@ public sealed class ShopClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddShop(configuration);
+            silo.Services.AddLabScenarioCatalog();
             silo.Configure<SiloMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));
         });
         builder.ConfigureClient(client =>

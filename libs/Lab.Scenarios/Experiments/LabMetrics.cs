@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Lab.Cli.Experiment;
+namespace Lab.Scenarios;
 
 /// <summary>The samples of one Prometheus text exposition: <c>name{label="value",...} number</c>.</summary>
 public sealed class PrometheusSamples

@@ -1,0 +1,83 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Lab.Shop;
+
+/// <summary>The shop's own resilience: deadlines, one retrying layer with a budget, the payments breaker. Section "Resilience".</summary>
+public sealed class ResilienceOptions
+{
+    public const string Section = "Resilience";
+
+    /// <summary>The storefront's budget for one checkout; every layer below stops when it is spent.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan CheckoutBudget { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>What each layer keeps back from the deadline it passes down, for its own remaining steps and its answer's way back.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan DeadlineMargin { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Attempts of one payments call in the payments client (the one layer that retries).</summary>
+    [Range(1, 10)]
+    public int PaymentsAttempts { get; set; } = 3;
+
+    /// <summary>Base delay of the payments client's jittered exponential backoff.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:30")]
+    public TimeSpan PaymentsBackoff { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Retries allowed per first attempt within <see cref="RetryBudgetWindow"/>.</summary>
+    [Range(0.0, 1.0)]
+    public double RetryBudgetRatio { get; set; } = 0.2;
+
+    /// <summary>Retries the budget always allows per window, however few requests there were.</summary>
+    [Range(0, 1000)]
+    public int RetryBudgetFloor { get; set; } = 3;
+
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan RetryBudgetWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Share of failed payments calls in the sampling window that opens the breaker.</summary>
+    [Range(0.01, 1.0)]
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>Calls needed in the sampling window before the breaker may open.</summary>
+    [Range(2, 100_000)]
+    public int BreakerMinimumThroughput { get; set; } = 20;
+
+    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the breaker stays open before a half-open probe.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>The shop's own variant of each seam that has settings, built once from <see cref="ResilienceOptions"/>.</summary>
+public sealed class ShopPolicies(IOptions<ResilienceOptions> options)
+{
+    private readonly ResilienceOptions _options = options.Value;
+
+    public TimeSpan CheckoutBudget => _options.CheckoutBudget;
+
+    public DeadlinePropagation Deadlines { get; } = new(true, options.Value.DeadlineMargin);
+
+    public RetryPolicy PaymentsRetry { get; } = new(options.Value.PaymentsAttempts, options.Value.PaymentsBackoff, Jitter: true,
+        new RetryBudgetPolicy(options.Value.RetryBudgetRatio, options.Value.RetryBudgetFloor, options.Value.RetryBudgetWindow));
+
+    public BreakerPolicy PaymentsBreaker { get; } = new(true, options.Value.BreakerFailureRatio, options.Value.BreakerMinimumThroughput,
+        options.Value.BreakerSamplingDuration, options.Value.BreakerBreakDuration);
+}
+
+public static class ShopPoliciesServiceCollectionExtensions
+{
+    /// <summary>Binds <see cref="ResilienceOptions"/> (validated at start-up) and registers <see cref="ShopPolicies"/>.</summary>
+    public static IServiceCollection AddShopPolicies(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ResilienceOptions>().Bind(configuration.GetSection(ResilienceOptions.Section))
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<ShopPolicies>();
+        return services;
+    }
+}

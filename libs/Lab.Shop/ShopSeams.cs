@@ -1,0 +1,169 @@
+using Lab.Scenarios;
+
+namespace Lab.Shop;
+
+/// <summary>
+/// The shop's seams: every policy it resolves per call with its own, production-grade variant as the default. The shop
+/// nobody broke runs the variants named "the shop's own" below; a scenario may regress a seam to another variant while
+/// it is active (see the scenario catalog, docs/scenarios.md).
+/// </summary>
+public static class ShopSeams
+{
+    public static readonly Seam<RetryPolicy> CheckoutRetry = new("checkout-retry",
+        "Attempts of a checkout at the storefront when it failed on payment. The shop's own: one (the edge never retries a payment; one layer below does).");
+
+    public static readonly Seam<RetryPolicy> ChargeRetry = new("charge-retry",
+        "Attempts of the order saga's charge step. The shop's own: one (the payments client is the layer that retries).");
+
+    public static readonly Seam<RetryPolicy> PaymentsRetry = new("payments-retry",
+        "Retries of one HTTP call in the payments client. The shop's own: Resilience:Payments* (3 attempts, jittered exponential backoff, a retry budget).");
+
+    public static readonly Seam<BreakerPolicy> PaymentsBreaker = new("payments-breaker",
+        "The payments client's circuit breaker. The shop's own: Resilience:Breaker* (opens at half the calls failing, at least 20 in 10 s, for 5 s).");
+
+    public static readonly Seam<TimeSpan> CheckoutBudget = new("checkout-budget",
+        "The storefront's time budget for one checkout; it answers 504 when it is spent. The shop's own: Resilience:CheckoutBudget (10 s).");
+
+    public static readonly Seam<DeadlinePropagation> DeadlinePropagation = new("deadline-propagation",
+        "Whether the layers below the edge honour the caller's deadline. The shop's own: every layer cancels when it is spent, each keeping Resilience:DeadlineMargin back.");
+
+    public static readonly Seam<HistoryLoading> HistoryLoading = new("history-loading",
+        "How a customer's order history loads its lines. The shop's own: one batched query for the lines of every order (2 queries per history).");
+
+    public static readonly Seam<CachePolicy> ProductCache = new("product-cache",
+        "How the product cache loads an expired entry. The shop's own: one load per key that every reader awaits (coalescing) and a jittered TTL.");
+
+    public static readonly Seam<EventApplying> EventApplying = new("event-applying",
+        "How the order projection applies events. The shop's own: in sequence (a reorder buffer keyed by sequence number), replays skipped.");
+
+    public static readonly Seam<WriteLocking> WriteLocking = new("write-locking",
+        "When a write transaction takes its lock. The shop's own: first (SQLite BEGIN IMMEDIATE; PostgreSQL the row FOR UPDATE), one lock order for every writer.");
+
+    public static readonly Seam<PoolLimit> ConnectionPool = new("connection-pool",
+        "Usable connections of a process's repository pool. The shop's own: Database:MaxConnections, waiting Database:ConnectionWaitTimeout.");
+
+    public static readonly Seam<CatalogRanking> CatalogRanking = new("catalog-ranking",
+        "Where catalog search ranks and pages its matches. The shop's own: the database, with the index (ORDER BY popularity_rank LIMIT).");
+
+    public static readonly Seam<ReservationCheck> ReservationCheck = new("reservation-check",
+        "What the inventory grain checks before it reserves for an order. The shop's own: it trusts the order that asked.");
+
+    public static readonly Seam<ReservationCalls> ReservationCalls = new("reservation-calls",
+        "How the order saga calls the inventory grains. The shop's own: inside call-chain reentrancy, so a call-back of its own chain may enter.");
+
+    /// <summary>Every seam of the shop, for the catalog's documentation.</summary>
+    public static IReadOnlyList<Seam> All { get; } =
+    [
+        CheckoutRetry, ChargeRetry, PaymentsRetry, PaymentsBreaker, CheckoutBudget, DeadlinePropagation, HistoryLoading, ProductCache,
+        EventApplying, WriteLocking, ConnectionPool, CatalogRanking, ReservationCheck, ReservationCalls,
+    ];
+}
+
+/// <summary>How often and how patiently one layer retries.</summary>
+/// <param name="Attempts">Attempts in all (1 = no retry).</param>
+/// <param name="Backoff">Base delay of an exponential backoff; zero retries at once.</param>
+/// <param name="Jitter">Whether the delay is jittered, so that callers that failed together do not retry together.</param>
+/// <param name="Budget">Retries allowed as a share of first attempts; null = every failure may be retried.</param>
+public sealed record RetryPolicy(int Attempts, TimeSpan Backoff, bool Jitter, RetryBudgetPolicy? Budget)
+{
+    /// <summary>No retry.</summary>
+    public static RetryPolicy Once { get; } = new(1, TimeSpan.Zero, false, null);
+
+    /// <summary>The naive variant: retry at once, every time, <paramref name="attempts"/> attempts in all.</summary>
+    public static RetryPolicy Naive(int attempts) => new(attempts, TimeSpan.Zero, false, null);
+
+    public override string ToString() => Attempts <= 1
+        ? "no retry"
+        : Budget is null && Backoff == TimeSpan.Zero
+            ? $"{Attempts} attempts, naive"
+            : $"{Attempts} attempts, {(Jitter ? "jittered " : "")}backoff {Backoff.TotalMilliseconds:0} ms{(Budget is { } b ? $", budget {b.Ratio:P0} + {b.Floor} per {b.Window.TotalSeconds:0} s" : "")}";
+}
+
+/// <summary>Retries allowed per window: <paramref name="Ratio"/> of the first attempts, and at least <paramref name="Floor"/>.</summary>
+public sealed record RetryBudgetPolicy(double Ratio, int Floor, TimeSpan Window);
+
+/// <summary>A circuit breaker's settings; <see cref="None"/> is no breaker.</summary>
+/// <param name="Instance">Tells apart two breakers of equal settings: a new one starts closed.</param>
+public sealed record BreakerPolicy(bool Enabled, double FailureRatio, int MinimumThroughput, TimeSpan SamplingDuration, TimeSpan BreakDuration,
+    string Instance = "shop")
+{
+    public static BreakerPolicy None { get; } = new(false, 0, 0, TimeSpan.Zero, TimeSpan.Zero, "none");
+
+    public override string ToString() => Enabled
+        ? $"breaker(ratio {FailureRatio}, min {MinimumThroughput}, sampling {SamplingDuration.TotalSeconds:0.#} s, break {BreakDuration.TotalSeconds:0.#} s)"
+        : "no breaker";
+}
+
+/// <summary>Whether the layers below the edge honour the caller's deadline, and what each keeps back for its own answer.</summary>
+public sealed record DeadlinePropagation(bool Honoured, TimeSpan Margin)
+{
+    /// <summary>The naive variant: only the edge has a timeout; below it work goes on after the caller gave up.</summary>
+    public static DeadlinePropagation EdgeOnly { get; } = new(false, TimeSpan.Zero);
+
+    /// <summary>The deadline a layer passes down, <see cref="Margin"/> before its own; null when it honours none.</summary>
+    public DateTimeOffset? PassDown(DateTimeOffset? deadline) => Honoured ? deadline - Margin : null;
+}
+
+public enum HistoryLoading
+{
+    /// <summary>The orders, then the lines of all of them in one query: two queries, whatever the history's length.</summary>
+    Batched,
+
+    /// <summary>The orders, then one query per order (N+1).</summary>
+    OneByOne,
+}
+
+/// <summary>How a cache loads an expired entry.</summary>
+public sealed record CachePolicy(bool Coalesce, bool JitterTtl)
+{
+    public static CachePolicy Production { get; } = new(true, true);
+
+    /// <summary>Every reader that finds the entry expired loads it itself; entries loaded together expire together.</summary>
+    public static CachePolicy Naive { get; } = new(false, false);
+}
+
+public enum EventApplying
+{
+    /// <summary>Hold an event until its predecessor is applied; skip sequences already applied.</summary>
+    InSequence,
+
+    /// <summary>Apply each event as it arrives, whatever its sequence.</summary>
+    AsArrived,
+}
+
+public enum WriteLocking
+{
+    /// <summary>Take the write lock when the transaction begins.</summary>
+    LockFirst,
+
+    /// <summary>Begin deferred: read under a shared lock, upgrade at the first write (SQLite).</summary>
+    Deferred,
+}
+
+/// <summary>A narrower connection pool: <paramref name="Size"/> usable connections, waiting <paramref name="WaitTimeout"/> (null = configured).</summary>
+public sealed record PoolLimit(int Size, TimeSpan? WaitTimeout);
+
+/// <summary>Where catalog search ranks its matches.</summary>
+/// <param name="InMemoryMaxCandidates">Null: the database ranks and pages. Else the grain pulls up to this many matches and ranks them itself.</param>
+public sealed record CatalogRanking(int? InMemoryMaxCandidates)
+{
+    public static CatalogRanking Database { get; } = new((int?)null);
+}
+
+public enum ReservationCheck
+{
+    /// <summary>Reserve for the order that asked.</summary>
+    TrustCaller,
+
+    /// <summary>Read the order first (a call back into the order grain that is awaiting this reservation).</summary>
+    AskOrder,
+}
+
+public enum ReservationCalls
+{
+    /// <summary>Inside RequestContext.AllowCallChainReentrancy(): a call-back of the saga's own call chain may enter the order grain.</summary>
+    CallChainReentrant,
+
+    /// <summary>Plain calls: a call-back into the order grain waits behind the saga's own request.</summary>
+    Plain,
+}
