@@ -18,7 +18,9 @@ public static class LabCommands
             // One folder per run under the lab's reports directory, where the control panel lists them.
             OutDirectory = Path.Combine(".lab", "reports", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
         }));
-        root.Subcommands.Add(ScenarioCommandFactory.Create());
+        var scenario = ScenarioCommandFactory.Create();
+        scenario.Subcommands.Add(ScenarioDocsCommand.Create());
+        root.Subcommands.Add(scenario);
         root.Subcommands.Add(ExperimentCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         return root;

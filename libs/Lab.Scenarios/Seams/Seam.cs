@@ -68,6 +68,14 @@ public sealed class SeamRegressions
 
     internal IReadOnlyList<SeamRegression> Items => _items;
 
+    /// <summary>The names of the seams <paramref name="scenario"/> regresses for <paramref name="activation"/> (for checks and docs).</summary>
+    public static IReadOnlyList<string> SeamsSetBy(Scenario scenario, ScenarioActivation activation)
+    {
+        var regressions = new SeamRegressions(scenario.Meta);
+        scenario.Regress(activation, regressions);
+        return regressions._items.Select(item => item.Seam.Name).ToList();
+    }
+
     /// <summary>
     /// Regresses <paramref name="seam"/> to <paramref name="variant"/> in the processes the activation targets (or in every
     /// process with <paramref name="everywhere"/>), for the subjects <paramref name="appliesTo"/> accepts (all when null).

@@ -1,3 +1,5 @@
+using Lab.Clustering;
+using Lab.Shop;
 using System.Collections;
 using System.Collections.Immutable;
 using System.Reflection;
@@ -76,8 +78,9 @@ public static class AppSettings
     {
         LabApp.Silo =>
         [
-            ("Orleans", OptionsShape.FromProgram(ProgramFolder(app), "Lab.Silo", "Lab.Silo.SiloHostOptions")),
+            (LabClusterOptions.Section, OptionsShape.Of<LabClusterOptions>()),
             ("Orleans:Scheduling", OptionsShape.Of<SchedulingOptions>()),
+            (ResilienceOptions.Section, OptionsShape.Of<ResilienceOptions>()),
             (DatabaseOptions.Section, OptionsShape.Of<DatabaseOptions>()),
             (SeedOptions.Section, OptionsShape.Of<SeedOptions>()),
             (ShopOptions.Section, OptionsShape.Of<ShopOptions>()),
@@ -86,12 +89,14 @@ public static class AppSettings
         ],
         LabApp.Storefront =>
         [
-            ("Orleans", OptionsShape.FromProgram(ProgramFolder(app), "Lab.Storefront", "Lab.Storefront.ClusterClientOptions")),
+            (LabClusterOptions.Section, OptionsShape.Of<LabClusterOptions>()),
+            (ResilienceOptions.Section, OptionsShape.Of<ResilienceOptions>()),
             (LabScenarioOptions.SectionName, OptionsShape.Of<LabScenarioOptions>()),
         ],
         LabApp.Payments =>
         [
             (DatabaseOptions.Section, OptionsShape.Of<DatabaseOptions>()),
+            (ResilienceOptions.Section, OptionsShape.Of<ResilienceOptions>()),
             (LabScenarioOptions.SectionName, OptionsShape.Of<LabScenarioOptions>()),
         ],
         LabApp.Cli => [],

@@ -1,3 +1,4 @@
+using Lab.Contracts;
 using Lab.Data;
 using Lab.Grains;
 using Lab.Scenarios.Catalog;
@@ -20,6 +21,8 @@ public sealed class ShopClusterFixture : IAsyncLifetime
     public const int SeededStock = 50;
     // Long enough that a checkout on a loaded machine never outlives its reservations; the expiry test waits it out.
     public static readonly TimeSpan ReservationTtl = TimeSpan.FromSeconds(10);
+    // Longer than any delay a test puts on the order stream (event-ordering-violation holds one back 1.5 s).
+    public static readonly TimeSpan ProjectionGapTimeout = TimeSpan.FromSeconds(4);
 
     private readonly TempDirectory _directory = new("lab-cluster");
     private readonly int _products;
@@ -59,6 +62,7 @@ public sealed class ShopClusterFixture : IAsyncLifetime
             ["Shop:ReservationTtl"] = ReservationTtl.ToString(),
             ["Shop:ReservationSweepInterval"] = "00:00:00.500",
             ["Shop:ProductCacheTtl"] = "00:00:05",
+            ["Shop:ProjectionGapTimeout"] = ProjectionGapTimeout.ToString(),
             ["Payments:BaseUrl"] = Payments.BaseUrl,
             ["Payments:Timeout"] = "00:00:05",
         }).AddInMemoryCollection(_overrides).Build();
@@ -73,7 +77,11 @@ public sealed class ShopClusterFixture : IAsyncLifetime
             silo.Configure<SiloMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));
         });
         builder.ConfigureClient(client =>
-            client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5)));
+        {
+            client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));
+            // Tests publish order events themselves, to deliver them as a broken stream would.
+            client.AddMemoryStreams(OrderStreams.Provider);
+        });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
