@@ -87,7 +87,7 @@ public sealed class CircuitBreakerScenario : Scenario
                 [SteadyStateProbe.ErrorsBelow(0.01), SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(500))])
             {
                 Mix = "checkout=70,browse=30",
-                Fault = new Dictionary<string, string> { ["window"] = "1h" },
+                Fault = new Dictionary<string, string> { ["window"] = "30m" },
             };
         }
     }

@@ -19,6 +19,9 @@ namespace Lab.Tests.Scenarios;
 public sealed class ScenarioProcessesFixture : IAsyncLifetime
 {
     public static readonly TimeSpan PaymentsTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long the shop's own payments breaker stays open (5 s by default), shrunk so recovery shows in a second.</summary>
+    public static readonly TimeSpan BreakerBreakDuration = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan LongTurnThreshold = TimeSpan.FromMilliseconds(200);
 
     private readonly TempDirectory _directory = new("lab-scenarios");
@@ -38,6 +41,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
             ["Seed__MaxStock"] = "100000",
             ["Payments__Timeout"] = PaymentsTimeout.ToString("c", CultureInfo.InvariantCulture),
             ["Orleans__ResponseTimeout"] = "00:00:05",
+            ["Resilience__BreakerBreakDuration"] = BreakerBreakDuration.ToString("c", CultureInfo.InvariantCulture),
             ["Orleans__Scheduling__TurnWarningLengthThreshold"] = LongTurnThreshold.ToString("c", CultureInfo.InvariantCulture),
         };
         Lab = await LabLauncher.StartAsync(topology with { Settings = settings });

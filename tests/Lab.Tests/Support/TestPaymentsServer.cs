@@ -31,9 +31,7 @@ public sealed class TestPaymentsServer : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(database.Settings());
         builder.AddLabDefaults("lab-payments-test");
-        builder.Services.AddLabDb(builder.Configuration);
-        builder.Services.AddSingleton<ChargeRepository>();
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddPayments(builder.Configuration);
         var app = builder.Build();
         var server = new TestPaymentsServer(app);
         app.Use(async (context, next) =>

@@ -1,0 +1,23 @@
+using Lab.Data;
+using Lab.Scenarios;
+using Lab.Shop;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Lab.Payments;
+
+public static class PaymentsServices
+{
+    /// <summary>
+    /// What the charges API needs: its database, the charge repository, a clock, and the shop's policies (it honours the
+    /// caller's deadline). Call after <c>AddLabScenarios</c>, whose identity of this process wins over the default here.
+    /// </summary>
+    public static IServiceCollection AddPayments(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddLabDb(configuration);
+        services.TryAddSingleton<ChargeRepository>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddShopPolicies(configuration);
+        services.TryAddSingleton(new ServiceIdentity("payments", ServiceKind.Payments));
+        return services;
+    }
+}
