@@ -5,6 +5,8 @@ using Xunit.Abstractions;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 
+using Lab.Tests.Support;
+
 namespace Lab.Tests.Compose;
 
 /// <summary>
@@ -13,6 +15,7 @@ namespace Lab.Tests.Compose;
 /// exist, dashboards parse and use only provisioned data sources, and the memory limits fit the budget.
 /// (`docker-compose config` in .ci/run checks the syntax; dashboards/check-promql.sh checks the queries.)
 /// </summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 public sealed partial class ComposeFileTests(ITestOutputHelper output)
 {
     /// <summary>The whole default lab must fit well under 2 GB (the target).</summary>

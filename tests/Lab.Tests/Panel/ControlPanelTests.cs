@@ -14,6 +14,7 @@ namespace Lab.Tests.Panel;
 /// The control panel (/lab/) in a real browser against the real lab: everything the page shows comes from the
 /// storefront's control API and its own request telemetry while the test drives real shop requests.
 /// </summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 [Collection(ScenarioLabCollection.Name)]
 public sealed partial class ControlPanelTests(ScenarioLabFixture fixture, BrowserFixture browser, ITestOutputHelper output)
     : IClassFixture<BrowserFixture>, IAsyncLifetime

@@ -4,9 +4,12 @@ using Lab.Cli.Launch;
 using Lab.Scenarios;
 using Lab.Scenarios.Catalog;
 
+using Lab.Tests.Support;
+
 namespace Lab.Tests.Scenarios;
 
 /// <summary>The catalog documents itself and every scenario's declarations hold: its seams, its experiment, its docs.</summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 public sealed class CatalogTests
 {
     private static readonly ScenarioRegistry Registry = ScenarioCatalog.CreateRegistry();

@@ -66,6 +66,21 @@ public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutpu
         Assert.True(report.Phases[1].Requests.ErrorRate > report.Phases[0].Requests.ErrorRate);
         Assert.NotEmpty(report.Phases[1].TypicalFailures);
 
+        // The hypothesis (amplification at baseline) holds at baseline, deviates under the fault, and the verdict says
+        // which probe deviated; the fault and the cure phases prove the scenario acted (its 503s and seam regressions).
+        Assert.Equal(["amplification at baseline"], report.Hypothesis);
+        Assert.Equal(PhaseVerdict.Held, report.Phases[0].Verdict!.Outcome);
+        Assert.Null(report.Phases[0].Verdict!.Injections);
+        var faultVerdict = report.Phases[1].Verdict!;
+        Assert.Equal(PhaseVerdict.Deviated, faultVerdict.Outcome);
+        Assert.Equal("amplification at baseline", Assert.Single(faultVerdict.Deviations).Probe);
+        Assert.True(faultVerdict.Injections > 0, $"fault injections {faultVerdict.Injections}");
+        var cureVerdict = report.Phases[2].Verdict!;
+        Assert.True(cureVerdict.Injections > 0, $"cure injections {cureVerdict.Injections}");
+        var cureProbe = Assert.Single(cureVerdict.Probes);
+        Assert.Equal(cureProbe.Value <= cureProbe.Limit, cureProbe.Held);
+        Assert.Equal(phases[1].GetProperty("verdict").GetProperty("outcome").GetString(), PhaseVerdict.Deviated);
+
         // Afterwards: the scenario is off everywhere and the shop's invariants hold.
         Assert.Equal(0, after.Sum("", "lab_scenario_active"));
         using var shop = LabProcessesFixture.OpenDatabase(fixture.Lab, "shop.db");

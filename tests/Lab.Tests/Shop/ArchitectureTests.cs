@@ -3,12 +3,15 @@ using System.Reflection.PortableExecutable;
 using System.Xml.Linq;
 using Lab.Cli.Launch;
 
+using Lab.Tests.Support;
+
 namespace Lab.Tests.Shop;
 
 /// <summary>
 /// Dependencies point one way: the scenario catalog knows the shop, the shop never names a scenario. Checked on the
 /// compiled assemblies (the compiler references an assembly only when a type of it is used) and on the project files.
 /// </summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 public sealed class ArchitectureTests
 {
     private const string ShopCatalog = "Lab.Scenarios.Shop";

@@ -5,6 +5,8 @@ using Lab.Shop;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 
+using Lab.Tests.Support;
+
 namespace Lab.Tests.Shop;
 
 /// <summary>
@@ -12,6 +14,7 @@ namespace Lab.Tests.Shop;
 /// breaker that opens on a failing provider and fails fast, and no retry of a deadline answer. Real handlers and real
 /// Polly pipelines, against a provider that answers what each test needs.
 /// </summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 public sealed class PaymentsResilienceTests
 {
     private static readonly ServiceIdentity Silo = new("silo-test", ServiceKind.Silo);
