@@ -79,7 +79,7 @@ public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutpu
         Assert.True(cureVerdict.Injections > 0, $"cure injections {cureVerdict.Injections}");
         var cureProbe = Assert.Single(cureVerdict.Probes);
         Assert.Equal(cureProbe.Value <= cureProbe.Limit, cureProbe.Held);
-        Assert.Equal(phases[1].GetProperty("verdict").GetProperty("outcome").GetString(), PhaseVerdict.Deviated);
+        Assert.Equal(PhaseVerdict.Deviated, phases[1].GetProperty("verdict").GetProperty("outcome").GetString());
 
         // Afterwards: the scenario is off everywhere and the shop's invariants hold.
         Assert.Equal(0, after.Sum("", "lab_scenario_active"));
