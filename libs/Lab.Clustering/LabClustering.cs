@@ -28,60 +28,71 @@ public static class LabClustering
     public const string PostgresInvariant = "Npgsql";
 
     /// <summary>
-    /// A silo joins the lab's cluster as <see cref="LabClusterOptions"/> (section "Orleans") says: clustering, endpoints,
-    /// response timeout, and Orleans:Scheduling / Orleans:Membership passed to Orleans' own options.
+    /// Hosts this process's Orleans silo in the lab's cluster as <see cref="LabClusterOptions"/> (section "Orleans") says:
+    /// clustering, endpoints, response timeout, and Orleans:Scheduling / Orleans:Membership passed to Orleans' own
+    /// options; then <paramref name="configure"/> adds the rest.
     /// </summary>
-    public static ISiloBuilder AddLabClustering(this ISiloBuilder silo, IConfiguration configuration)
+    public static IHostApplicationBuilder AddLabSilo(this IHostApplicationBuilder builder, Action<ISiloBuilder> configure)
     {
-        var options = Read(silo.Services, configuration);
-        if (options.Clustering == ClusteringMode.AdoNet)
+        var options = Read(builder.Services, builder.Configuration);
+        builder.UseOrleans(silo =>
         {
-            silo.UsePostgresClustering(options.ClusteringConnectionString!);
-            silo.Configure<ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (options.ClusterId, options.ServiceId));
-            // Listen on the advertised address only: loopback for the embedded lab, the container's address in compose.
-            silo.ConfigureEndpoints(ResolveAdvertisedAddress(options.AdvertisedHost), options.SiloPort, options.GatewayPort);
-        }
-        else
-        {
-            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort,
-                new IPEndPoint(IPAddress.Loopback, options.PrimarySiloPort), options.ServiceId, options.ClusterId);
-        }
+            if (options.Clustering == ClusteringMode.AdoNet)
+            {
+                silo.UsePostgresClustering(options.ClusteringConnectionString!);
+                silo.Configure<ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (options.ClusterId, options.ServiceId));
+                // Listen on the advertised address only: loopback for the embedded lab, the container's address in compose.
+                silo.ConfigureEndpoints(ResolveAdvertisedAddress(options.AdvertisedHost), options.SiloPort, options.GatewayPort);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort,
+                    new IPEndPoint(IPAddress.Loopback, options.PrimarySiloPort), options.ServiceId, options.ClusterId);
+            }
 
-        silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = options.ResponseTimeout);
-        // When a turn counts as long-running (orleans-scheduler-long-running-turns), and how fast a dead silo is declared dead.
-        silo.Services.Configure<SchedulingOptions>(configuration.GetSection($"{LabClusterOptions.Section}:Scheduling"));
-        silo.Services.Configure<ClusterMembershipOptions>(configuration.GetSection($"{LabClusterOptions.Section}:Membership"));
-        return silo;
+            silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = options.ResponseTimeout);
+            // When a turn counts as long-running (orleans-scheduler-long-running-turns), and how fast a dead silo is declared dead.
+            silo.Services.Configure<SchedulingOptions>(builder.Configuration.GetSection($"{LabClusterOptions.Section}:Scheduling"));
+            silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection($"{LabClusterOptions.Section}:Membership"));
+            configure(silo);
+        });
+        return builder;
     }
 
-    /// <summary>A client (the storefront) finds the silos' gateways as <see cref="LabClusterOptions"/> (section "Orleans") says.</summary>
-    public static IClientBuilder AddLabClustering(this IClientBuilder client, IConfiguration configuration)
+    /// <summary>
+    /// Makes this process an Orleans client of the lab's cluster (the storefront), finding the silos' gateways as
+    /// <see cref="LabClusterOptions"/> (section "Orleans") says; then <paramref name="configure"/> adds the rest.
+    /// </summary>
+    public static IHostApplicationBuilder AddLabClusterClient(this IHostApplicationBuilder builder, Action<IClientBuilder> configure)
     {
-        var options = Read(client.Services, configuration);
-        if (options.Clustering == ClusteringMode.AdoNet)
+        var options = Read(builder.Services, builder.Configuration);
+        builder.UseOrleansClient(client =>
         {
-            client.UsePostgresClustering(options.ClusteringConnectionString!);
-        }
-        else
-        {
-            client.UseStaticClustering(options.GatewayPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port)).ToArray());
-        }
+            if (options.Clustering == ClusteringMode.AdoNet)
+            {
+                client.UsePostgresClustering(options.ClusteringConnectionString!);
+            }
+            else
+            {
+                client.UseStaticClustering(options.GatewayPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port)).ToArray());
+            }
 
-        client.Configure<ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (options.ClusterId, options.ServiceId));
-        client.Configure<ClientMessagingOptions>(messaging => messaging.ResponseTimeout = options.ResponseTimeout);
-        return client;
+            client.Configure<ClusterOptions>(cluster => (cluster.ClusterId, cluster.ServiceId) = (options.ClusterId, options.ServiceId));
+            client.Configure<ClientMessagingOptions>(messaging => messaging.ResponseTimeout = options.ResponseTimeout);
+            configure(client);
+        });
+        return builder;
     }
 
     /// <summary>
     /// Reads and validates the options now (the clustering must be chosen while the host is built), registers them for
-    /// injection, and applies the PostgreSQL membership schema before Orleans starts when it is missing.
+    /// injection, and applies the PostgreSQL membership schema before Orleans starts when it is missing. Before Orleans
+    /// is added: it reads the section "Orleans" itself, where the lab's scalar "Clustering" would name a provider.
     /// </summary>
     private static LabClusterOptions Read(IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(LabClusterOptions.Section);
         var options = new LabClusterOptions();
-        // "Clustering" is the lab's scalar setting; bound by hand, because Orleans reads the section "Orleans" too, where
-        // "Clustering" would name a provider.
         section.Bind(options, binder => binder.ErrorOnUnknownConfiguration = false);
         options.ClusteringConnectionString ??= configuration["Database:ConnectionString"];
         var errors = new List<ValidationResult>();

@@ -14,9 +14,8 @@ builder.Services.AddLabScenarios(options => options.UseServiceName(builder.Confi
     .SyncFromCluster();
 builder.Services.AddLabScenarioCatalog();
 builder.Services.AddControlPanel(builder.Configuration);
-builder.UseOrleansClient(client =>
+builder.AddLabClusterClient(client =>
 {
-    client.AddLabClustering(builder.Configuration);
     client.AddActivityPropagation();
     client.AddLabScenarioFilters();
 });

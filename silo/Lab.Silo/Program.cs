@@ -8,9 +8,8 @@ using Orleans.Dashboard;
 
 var builder = LabWebApplication.CreateBuilder(args);
 builder.AddLabDefaults("lab-silo");
-builder.UseOrleans(silo =>
+builder.AddLabSilo(silo =>
 {
-    silo.AddLabClustering(builder.Configuration);
     silo.AddShop(builder.Configuration);
     silo.Services.AddLabScenarioCatalog();
     silo.AddDashboard();
