@@ -26,10 +26,12 @@ public sealed class CpuSpikeTests(ScenarioLabFixture fixture, ITestOutputHelper 
         // What one busy thread can get on this (shared) machine right now: a reference spinner in this process,
         // over the same window. On a quiet machine that is a full core; under load, the fair share.
         var workerStart = ThreadCpu(fixture.ProcessId("silo-1"), worker!.Value);
+        var workerClock = Stopwatch.StartNew();
         var reference = Task.Factory.StartNew(() => SpinAndMeasure(Window), TaskCreationOptions.LongRunning);
         var (during1, during2) = await CoresOverAsync(Window);
         var referenceCores = await reference;
-        var workerCores = (ThreadCpu(fixture.ProcessId("silo-1"), worker.Value) - workerStart) / Window;
+        // Over the time really elapsed between the two readings: awaiting the spinner can take longer than the window.
+        var workerCores = (ThreadCpu(fixture.ProcessId("silo-1"), worker.Value) - workerStart) / workerClock.Elapsed;
 
         await fixture.DisableEverywhereAsync("cpu-spike");
         await Eventually.GetAsync(() => Task.FromResult(FindThread("silo-1", WorkerName)), tid => tid is null,
