@@ -45,7 +45,7 @@ public sealed class AlgorithmicDegradationScenario : Scenario
         {
             var search = new SignatureFigure("search latency", "ms", $"storefront http.server.request.duration mean, GET {ShopRoutes.ProductSearch}",
                 m => m.MeanMs("storefront", "GET", ShopRoutes.ProductSearch));
-            return new ExperimentSpec(Name, [search, SignatureFigure.P99, SignatureFigure.Injections(Name)],
+            return new ExperimentSpec(Name, [search],
                 [SteadyStateProbe.AtBaseline(search, tolerance: 1, slack: 5), SteadyStateProbe.ErrorsBelow(0.01)])
             {
                 Mix = "browse=100",

@@ -83,7 +83,7 @@ public sealed class CircuitBreakerScenario : Scenario
                 m => m.Delta("silo", "lab_payments_breaker_rejections_total"), LowerIsBetter: false);
             var reached = new SignatureFigure("charges per checkout", "×", $"payments POST {ShopRoutes.Charges}/ per storefront POST checkout",
                 m => SignatureFigure.Ratio(m.Requests("payments", "POST", ShopRoutes.Charges + "/"), m.Requests("storefront", "POST", ShopRoutes.Checkout)));
-            return new ExperimentSpec(Name, [rejected, reached, SignatureFigure.P99],
+            return new ExperimentSpec(Name, [rejected, reached],
                 [SteadyStateProbe.ErrorsBelow(0.01), SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(500))])
             {
                 Mix = "checkout=70,browse=30",

@@ -55,7 +55,7 @@ public sealed class ConnectionPoolExhaustionScenario : Scenario
         {
             var timeouts = new SignatureFigure("504 answers", "", "storefront http.server.request.duration count, status 504",
                 m => m.Delta("storefront", LabMetricNames.HttpRequests, ("http_response_status_code", "504")));
-            return new ExperimentSpec(Name, [timeouts, SignatureFigure.P99, SignatureFigure.ErrorShare, SignatureFigure.Injections(Name)],
+            return new ExperimentSpec(Name, [timeouts],
                 [SteadyStateProbe.ErrorsBelow(0.01), SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(500))])
             {
                 Fault = new Dictionary<string, string> { ["wait-timeout"] = "1s" },

@@ -72,7 +72,7 @@ public sealed class LockContentionScenario : Scenario
                 m => m.MeanMs("silo", "lab_db_lock_wait_duration_seconds"));
             var checkout = new SignatureFigure("checkout latency", "ms", "storefront http.server.request.duration mean, POST checkout",
                 m => m.MeanMs("storefront", "POST", ShopRoutes.Checkout));
-            return new ExperimentSpec(Name, [wait, checkout, SignatureFigure.P99, SignatureFigure.Injections(Name)],
+            return new ExperimentSpec(Name, [wait, checkout],
                 [SteadyStateProbe.AtBaseline(checkout, tolerance: 1, slack: 20), SteadyStateProbe.ErrorsBelow(0.01)])
             {
                 Mix = "checkout=70,browse=30",

@@ -65,6 +65,9 @@ public sealed class NetworkPartitionScenario : Scenario
         await ScenarioChaos.RunAsync(Refuse, ctx, activation, ct);
     }
 
+    // Checkouts are what cross the payments link; the default mix sends too few for a short phase.
+    public override ExperimentSpec Experiment => ExperimentSpec.Default(this) with { Mix = "checkout=70,browse=30" };
+
     private static bool CrossesCut(HookContext ctx, ScenarioActivation activation)
     {
         if (ctx.CallerService is not { Kind: ServiceKind.Silo } caller || ctx.Service.Kind != ServiceKind.Silo

@@ -76,7 +76,7 @@ public sealed record ExperimentPhaseReport(
     public PhaseVerdict? Verdict { get; init; }
 }
 
-/// <param name="Outcome"><see cref="Held"/>, <see cref="Deviated"/>, or <see cref="NoEffect"/> (the scenario was on and never acted).</param>
+/// <param name="Outcome"><see cref="Held"/>, <see cref="Deviated"/>, or <see cref="NoEffect"/> (the fault phase's scenario never acted).</param>
 /// <param name="Injections">Injections and seam regressions of the scenario in the phase; null at baseline.</param>
 public sealed record PhaseVerdict(string Outcome, IReadOnlyList<ProbeReport> Probes, double? Injections)
 {

@@ -113,7 +113,7 @@ public static class ExperimentRunner
             {
                 var (name, phaseParameters) = phases[index];
                 status($"phase {index + 1}/{phases.Count}: {name}");
-                await SwitchAsync(api, http, lab, options.Scenario, phaseParameters, options, cancellationToken);
+                await SwitchAsync(api, http, lab, options.Scenario, phaseParameters, options, cancellationToken, definition.Target);
                 var startSeconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
                 var plan = PlanOf(options, lab, mix, options.Phase, options.Seed + index);
                 using var control = new HttpScenarioControl(lab.Storefront, lab.ControlToken);
@@ -172,14 +172,15 @@ public static class ExperimentRunner
         new(load.Requests.Count, load.Requests.Errors, load.Requests.LatencyMs?.P50, load.Requests.LatencyMs?.P99);
 
     /// <summary>
-    /// Held or deviated: every probe of the steady state against the baseline; and for a phase with the scenario on, whether
-    /// it took effect at all (injections or seam regressions counted), so a scenario that does nothing says so.
+    /// Held or deviated: every probe of the steady state against the baseline. A phase with the scenario on also counts its
+    /// injections and seam regressions; the fault phase with none is "no effect", so a scenario that does nothing says so
+    /// (with the cure there may rightly be none left: n-plus-one-query's cure restores the one seam it regresses).
     /// </summary>
-    internal static PhaseVerdict Judge(ExperimentSpec spec, bool faultOn, PhaseMeasurements phase, PhaseMeasurements baseline)
+    internal static PhaseVerdict Judge(ExperimentSpec spec, bool faultOn, bool cured, PhaseMeasurements phase, PhaseMeasurements baseline)
     {
         var probes = spec.SteadyState.Select(p => p.Check(phase, ReferenceEquals(phase, baseline) ? null : baseline)).ToList();
         double? injections = faultOn ? phase.Injections(spec.Scenario) : null;
-        var outcome = faultOn && injections <= 0
+        var outcome = faultOn && !cured && injections <= 0
             ? PhaseVerdict.NoEffect
             : probes.All(p => p.Held) ? PhaseVerdict.Held : PhaseVerdict.Deviated;
         return new PhaseVerdict(outcome, probes.Select(p => new ProbeReport(p.Probe, Round(p.Value), double.IsFinite(p.Limit) ? Round(p.Limit) : null, p.Held)).ToList(),
@@ -211,7 +212,8 @@ public static class ExperimentRunner
             load.TimeSeries.Select(p => p with { Second = p.Second + startSeconds }).ToList())
         {
             Load = load,
-            Verdict = Judge(definition, parameters is not null, measurements, baseline),
+            Verdict = Judge(definition, parameters is not null, cured: definition.Cure is { } cure && parameters is not null
+                && cure.All(c => parameters.GetValueOrDefault(c.Key) == c.Value), measurements, baseline),
         };
     }
 
@@ -264,12 +266,12 @@ public static class ExperimentRunner
 
     /// <summary>Enables the scenario with <paramref name="parameters"/> (or disables it when null) and waits until every process applies it.</summary>
     private static async Task SwitchAsync(LabApiClient api, HttpClient http, ExperimentLab lab, string scenario, IReadOnlyDictionary<string, string>? parameters,
-        ExperimentOptions options, CancellationToken cancellationToken)
+        ExperimentOptions options, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? target = null)
     {
         var ttl = LoadSyntax.FormatDuration(options.Phase * 3 + TimeSpan.FromMinutes(5));
         var result = parameters is null
             ? await ControlAsync(api, $"disable {scenario}", a => a.DisableAsync(scenario, cancellationToken), notActiveIsFine: true)
-            : await ControlAsync(api, $"enable {scenario}", a => a.EnableAsync(scenario, parameters, null, ttl, options.Seed, cancellationToken));
+            : await ControlAsync(api, $"enable {scenario}", a => a.EnableAsync(scenario, parameters, target is { Count: > 0 } ? target : null, ttl, options.Seed, cancellationToken));
         if (result is not null)
         {
             await WaitAppliedAsync(http, lab, result.Version, cancellationToken);

@@ -25,6 +25,13 @@ public sealed class ClockSkewScenario : Scenario, IClockSkewScenario
 
     public TimeSpan GetSkew(ScenarioActivation activation) => activation.GetDuration("skew");
 
+    // One silo's clock, so the orders its grains stamp can be told from the other's.
+    public override ExperimentSpec Experiment => ExperimentSpec.Default(this) with
+    {
+        Mix = "checkout=70,browse=30",
+        Target = new Dictionary<string, string> { ["service"] = "silo-1" },
+    };
+
     public override void Validate(ScenarioActivation candidate, ResourceCaps caps, ValidationErrors errors)
     {
         // A lab-wide skew would shift every clock alike and show nothing; insist on one service (or kind).

@@ -20,6 +20,9 @@ public sealed record ExperimentSpec(string Scenario, IReadOnlyList<SignatureFigu
     /// <summary>Parameters of the fault phase (the scenario's defaults fill the rest).</summary>
     public IReadOnlyDictionary<string, string> Fault { get; init; } = None;
 
+    /// <summary>The target of the fault and cure phases (e.g. service=silo-1); empty = wherever the scenario acts.</summary>
+    public IReadOnlyDictionary<string, string> Target { get; init; } = None;
+
     /// <summary>Parameters added for the cure phase; null when the scenario has no cure.</summary>
     public IReadOnlyDictionary<string, string>? Cure { get; init; }
 
@@ -33,13 +36,14 @@ public sealed record ExperimentSpec(string Scenario, IReadOnlyList<SignatureFigu
     public static IReadOnlyDictionary<string, string> CureOn { get; } = new Dictionary<string, string> { ["cure"] = "true" };
 
     /// <summary>
-    /// What any scenario gets unless it declares more: its injections (the proof that it acts), p99 and the error share
-    /// as figures, and the steady state <c>p99&lt;500ms, errors&lt;1%</c>. A scenario with a "cure" parameter gets a cure phase.
+    /// What any scenario gets unless it declares more: its injections per request as the figure (the verdict counts them
+    /// too, as the proof that it acted), next to the latency and errors every report shows, and the steady state <c>p99&lt;500ms, errors&lt;1%</c>. A scenario with a
+    /// "cure" parameter gets a cure phase.
     /// </summary>
     public static ExperimentSpec Default(Scenario scenario)
     {
         var name = scenario.Meta.Name;
-        return new ExperimentSpec(name, [SignatureFigure.Injections(name), SignatureFigure.P99, SignatureFigure.ErrorShare],
+        return new ExperimentSpec(name, [SignatureFigure.InjectionsPerRequest(name)],
             [SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(500)), SteadyStateProbe.ErrorsBelow(0.01)])
         {
             Cure = scenario.Meta.FindParameter("cure") is not null ? CureOn : null,
@@ -62,6 +66,11 @@ public sealed record SignatureFigure(string Name, string Unit, string Source, Fu
     /// <summary>Injections and seam regressions of <paramref name="scenario"/> over every process: the proof that it acted.</summary>
     public static SignatureFigure Injections(string scenario) => new("injections", "",
         $"{LabMetricNames.Injections} + {LabMetricNames.SeamRegressions} {{scenario={scenario}}}", m => m.Injections(scenario));
+
+    /// <summary>Injections and seam regressions of <paramref name="scenario"/> per request the load client completed.</summary>
+    public static SignatureFigure InjectionsPerRequest(string scenario) => new("injections per request", "",
+        $"({LabMetricNames.Injections} + {LabMetricNames.SeamRegressions}){{scenario={scenario}}} / requests the load client completed",
+        m => Ratio(m.Injections(scenario), m.Load.Requests));
 
     /// <summary><paramref name="numerator"/> / <paramref name="denominator"/>, or null with nothing to divide by.</summary>
     public static double? Ratio(double numerator, double denominator) => denominator > 0 ? numerator / denominator : null;

@@ -171,6 +171,12 @@ public sealed partial class ScenarioRuntimeHost(
                     _running[name] = (scenario, activation);
                 }
 
+                // A scenario that acts through workers only, never per call, counts their start in a process as its injection.
+                if (scenario.Meta.Targets.All(point => point == HookPoint.Process))
+                {
+                    ScenarioTelemetry.RecordProcessStart(service, activation);
+                }
+
                 LogWorkersStarted(name, service.Name, activation.DescribeParameters());
             }
             catch (Exception ex)

@@ -59,6 +59,13 @@ public static class ScenarioTelemetry
 
     internal static string HookName(HookPoint point) => HookNames[(int)point];
 
+    internal static void RecordProcessStart(ServiceIdentity service, ScenarioActivation activation) =>
+        Injections.Add(
+            1,
+            new KeyValuePair<string, object?>("scenario", activation.Name),
+            new KeyValuePair<string, object?>("hook", HookName(HookPoint.Process)),
+            new KeyValuePair<string, object?>("service", service.Name));
+
     internal static void RecordRegression(Seam seam, ServiceIdentity service, ScenarioActivation activation)
     {
         Regressions.Add(

@@ -63,6 +63,7 @@ public sealed class CatalogTests
         Assert.NotEmpty(spec.Figures);
         Assert.NotEmpty(spec.SteadyState);
         Assert.Equal(scenario.Meta.FindParameter("cure") is not null, spec.Cure is not null);
+        Assert.All(spec.Target.Keys, key => Assert.Contains(key, TargetFilter.Keys));
         foreach (var (key, value) in spec.Fault.Concat(spec.Cure ?? ImmutableDictionary<string, string>.Empty))
         {
             var parameter = scenario.Meta.FindParameter(key);
