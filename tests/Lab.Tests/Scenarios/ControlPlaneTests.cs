@@ -54,8 +54,9 @@ public sealed class ControlPlaneTests(ScenarioLabFixture fixture, ITestOutputHel
             """{"parameters":{"delay":"400ms","hook":"http-server"},"target":{"route":"/api/products/{sku}"},"ttl":"3s"}""");
         var expiresAt = activation.GetProperty("expiresAt").GetDateTimeOffset();
 
+        // .NET timers count on a coarser clock than the Stopwatch measuring the request: a 400 ms delay was seen as 396 ms.
         var slow = await TimeProductRequestAsync();
-        Assert.True(slow >= TimeSpan.FromMilliseconds(400), $"while active, a product request took {slow.TotalMilliseconds:0} ms");
+        Assert.True(slow >= TimeSpan.FromMilliseconds(400 - 15), $"while active, a product request took {slow.TotalMilliseconds:0} ms");
 
         // Past the TTL: no process applies it any more, the request is fast, the set is empty, and the history says why.
         var wait = expiresAt - DateTimeOffset.UtcNow;
