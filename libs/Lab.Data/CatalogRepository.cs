@@ -18,7 +18,7 @@ public sealed class CatalogRepository(LabDb db)
         WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category);
         """);
 
-    // Every match, in name order, for ranking outside the database (algorithmic-degradation's code path).
+    // Every match, in name order, for ranking outside the database (the catalog-ranking seam's in-grain variant).
     private static readonly DbOperation SearchCandidates = new(ShopOperations.CatalogSearchCandidates, "products", "SELECT",
         """
         SELECT sku, name, category, price_cents, popularity_rank FROM products

@@ -4,17 +4,17 @@ using Lab.Shop;
 namespace Lab.Scenarios.Shop;
 
 /// <summary>
-/// In two modes. grain: a call cycle between non-reentrant grains. While it is on, the inventory grain
-/// checks a reservation against the order by calling back into the order grain, which is busy awaiting that very
-/// reservation: both wait until the Orleans response timeout (Orleans has no deadlock detection), and the checkout
-/// fails with a TimeoutException. With cure=true the order grain makes the reservation call inside
-/// RequestContext.AllowCallChainReentrancy(), so the call-back of its own call chain may enter while it awaits.
-/// database: inventory writes run as deferred transactions that read the row, think, then update it. They hold
-/// SQLite's read lock and want the write lock; once any other write commits after their read (another saga's order
-/// insert, another reservation), their snapshot is stale and they can never upgrade: they stall for the busy
-/// timeout and fail with SQLITE_BUSY "database is locked".
-/// (the write-locking seam's deferred variant). With cure=true the write lock is taken first (BEGIN IMMEDIATE, the
-/// shop's own): one lock order, so writers queue instead.
+/// In two modes. grain: a call cycle between non-reentrant grains. While it is on, the inventory grain checks a
+/// reservation against the order by calling back into the order grain (the reservation-check seam), and the order grain
+/// makes plain reservation calls (the reservation-calls seam), so it is busy awaiting that very reservation: both wait
+/// until the Orleans response timeout (Orleans has no deadlock detection), and the checkout fails with a
+/// TimeoutException. With cure=true the order grain calls inside RequestContext.AllowCallChainReentrancy() again (the
+/// shop's own), so the call-back of its own call chain may enter while it awaits.
+/// database: inventory writes run as deferred transactions (the write-locking seam's naive variant) that read the row,
+/// think, then update it. They hold SQLite's read lock and want the write lock; once any other write commits after
+/// their read (another saga's order insert, another reservation), their snapshot is stale and they can never upgrade:
+/// they stall for the busy timeout and fail with SQLITE_BUSY "database is locked". With cure=true the write lock is
+/// taken first again (BEGIN IMMEDIATE, the shop's own): one lock order, so writers queue instead.
 /// </summary>
 public sealed class DeadlockScenario : Scenario
 {
