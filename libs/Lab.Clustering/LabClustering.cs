@@ -85,8 +85,7 @@ public static class LabClustering
     }
 
     /// <summary>
-    /// Reads and validates the options now (the clustering must be chosen while the host is built), registers them for
-    /// injection, and applies the PostgreSQL membership schema before Orleans starts when it is missing. Before Orleans
+    /// Reads and validates the options now (the clustering must be chosen while the host is built), and applies the PostgreSQL membership schema before Orleans starts when it is missing. Before Orleans
     /// is added: it reads the section "Orleans" itself, where the lab's scalar "Clustering" would name a provider.
     /// </summary>
     private static LabClusterOptions Read(IServiceCollection services, IConfiguration configuration)
@@ -103,7 +102,6 @@ public static class LabClustering
         }
 
         configuration[$"{LabClusterOptions.Section}:Clustering"] = null;
-        services.AddSingleton(Options.Create(options));
         if (options.Clustering == ClusteringMode.AdoNet)
         {
             services.AddSingleton<IHostedService>(sp => new MembershipSchemaStartup(options.ClusteringConnectionString!,
@@ -113,7 +111,7 @@ public static class LabClustering
         return options;
     }
 
-    /// <summary>Membership in PostgreSQL for a silo; call <see cref="PostgresMembershipSchema.EnsureAsync"/> before the host starts.</summary>
+    /// <summary>Membership in PostgreSQL for a silo (<see cref="AddLabSilo"/> applies the schema before Orleans starts).</summary>
     public static ISiloBuilder UsePostgresClustering(this ISiloBuilder silo, string connectionString) =>
         silo.UseAdoNetClustering(options =>
         {

@@ -169,7 +169,7 @@ public sealed class LabDb : IDisposable
         if (gate is not null)
         {
             // The shrunken pool: fewer usable connections, same waiting semantics.
-            await WaitForSlotAsync(gate.Slots, gate.Size, gate.WaitTimeout, activity, cancellationToken).ConfigureAwait(false);
+            await WaitForSlotAsync(gate.Slots, gate.Limit.Size, gate.WaitTimeout, activity, cancellationToken).ConfigureAwait(false);
         }
 
         try
@@ -199,7 +199,7 @@ public sealed class LabDb : IDisposable
         }
 
         // A new limit (a new snapshot of the scenario set) gets a fresh gate; holders of the old one release into it and it is dropped.
-        var fresh = new PoolGate(limit, limit.Size, limit.WaitTimeout ?? _options.ConnectionWaitTimeout,
+        var fresh = new PoolGate(limit, limit.WaitTimeout ?? _options.ConnectionWaitTimeout,
             new SemaphoreSlim(limit.Size, limit.Size));
         return Interlocked.CompareExchange(ref _gate, fresh, gate) == gate ? fresh : _gate ?? fresh;
     }
@@ -251,7 +251,7 @@ public sealed class LabDb : IDisposable
 }
 
 /// <summary>A narrower limit in front of the pool, for one regressed connection-pool seam value.</summary>
-internal sealed record PoolGate(PoolLimit Limit, int Size, TimeSpan WaitTimeout, SemaphoreSlim Slots);
+internal sealed record PoolGate(PoolLimit Limit, TimeSpan WaitTimeout, SemaphoreSlim Slots);
 
 /// <summary>Thrown when no database connection became free within the configured wait.</summary>
 /// <remarks>Serializable, so a grain's caller (and the storefront's 504 mapping) sees this type, not a codec error.</remarks>

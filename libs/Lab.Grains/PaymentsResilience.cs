@@ -20,7 +20,7 @@ namespace Lab.Grains;
 public sealed class PaymentsResiliencePipelines(ShopPolicies policies, ServiceIdentity identity, TimeProvider time)
 {
     private readonly Lock _lock = new();
-    private PaymentsPipeline? _production;
+    private readonly PaymentsPipeline _production = PaymentsPipeline.Build(policies.PaymentsRetry, policies.PaymentsBreaker, time);
     private volatile PaymentsPipeline? _regressed;
 
     /// <summary>The pipeline for this call: the shop's own, or the one of the variants a scenario put in place.</summary>
@@ -28,37 +28,28 @@ public sealed class PaymentsResiliencePipelines(ShopPolicies policies, ServiceId
     {
         var retry = ShopSeams.PaymentsRetry.Resolve(identity, policies.PaymentsRetry);
         var breaker = ShopSeams.PaymentsBreaker.Resolve(identity, policies.PaymentsBreaker);
-        if (ReferenceEquals(retry, policies.PaymentsRetry) && ReferenceEquals(breaker, policies.PaymentsBreaker))
-        {
-            return _production ?? Build(ref _production, retry, breaker);
-        }
-
-        var regressed = _regressed;
-        if (regressed is not null && regressed.Retry == retry && regressed.Breaker == breaker)
-        {
-            return regressed;
-        }
-
-        lock (_lock)
-        {
-            regressed = PaymentsPipeline.Build(retry, breaker, time);
-            _regressed = regressed;
-            PaymentsBreakerTelemetry.Track(regressed);
-            return regressed;
-        }
+        var pipeline = ReferenceEquals(retry, policies.PaymentsRetry) && ReferenceEquals(breaker, policies.PaymentsBreaker)
+            ? _production
+            : Regressed(retry, breaker);
+        PaymentsBreakerTelemetry.Track(pipeline);
+        return pipeline;
     }
 
-    private PaymentsPipeline Build(ref PaymentsPipeline? slot, RetryPolicy retry, BreakerPolicy breaker)
+    private PaymentsPipeline Regressed(RetryPolicy retry, BreakerPolicy breaker)
     {
+        if (_regressed is { } current && current.Retry == retry && current.Breaker == breaker)
+        {
+            return current;
+        }
+
         lock (_lock)
         {
-            if (slot is null)
+            if (_regressed is not { } built || built.Retry != retry || built.Breaker != breaker)
             {
-                slot = PaymentsPipeline.Build(retry, breaker, time);
-                PaymentsBreakerTelemetry.Track(slot);
+                _regressed = built = PaymentsPipeline.Build(retry, breaker, time);
             }
 
-            return slot;
+            return built;
         }
     }
 }
@@ -220,7 +211,14 @@ public static class PaymentsBreakerTelemetry
             description: "Circuit breaker state of the payments client in use: 0 closed, 1 open, 2 half-open, 3 isolated.");
     }
 
-    internal static void Track(PaymentsPipeline pipeline) => s_tracked = pipeline;
+    /// <summary>The pipeline whose breaker the state gauge reports: the one the last call used (a write only when it changes).</summary>
+    internal static void Track(PaymentsPipeline pipeline)
+    {
+        if (!ReferenceEquals(s_tracked, pipeline))
+        {
+            s_tracked = pipeline;
+        }
+    }
 
     internal static ValueTask Transition(string state, string detail)
     {

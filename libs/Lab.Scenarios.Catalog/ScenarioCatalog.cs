@@ -23,9 +23,10 @@ public static class ScenarioCatalog
     /// <summary>Adds the catalog's assemblies to the registry of <c>AddLabScenarios</c>.</summary>
     public static IServiceCollection AddLabScenarioCatalog(this IServiceCollection services)
     {
+        var scenarios = new LabScenariosBuilder(services);
         foreach (var assembly in Assemblies)
         {
-            services.AddSingleton(new ScenarioAssembly(assembly));
+            scenarios.AddScenariosFrom(assembly);
         }
 
         return services;

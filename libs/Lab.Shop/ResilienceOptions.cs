@@ -57,9 +57,7 @@ public sealed class ResilienceOptions
 /// <summary>The shop's own variant of each seam that has settings, built once from <see cref="ResilienceOptions"/>.</summary>
 public sealed class ShopPolicies(IOptions<ResilienceOptions> options)
 {
-    private readonly ResilienceOptions _options = options.Value;
-
-    public TimeSpan CheckoutBudget => _options.CheckoutBudget;
+    public TimeSpan CheckoutBudget { get; } = options.Value.CheckoutBudget;
 
     public DeadlinePropagation Deadlines { get; } = new(true, options.Value.DeadlineMargin);
 

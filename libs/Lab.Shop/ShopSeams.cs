@@ -1,3 +1,4 @@
+using System.Reflection;
 using Lab.Scenarios;
 
 namespace Lab.Shop;
@@ -51,12 +52,9 @@ public static class ShopSeams
     public static readonly Seam<ReservationCalls> ReservationCalls = new("reservation-calls",
         "How the order saga calls the inventory grains. The shop's own: inside call-chain reentrancy, so a call-back of its own chain may enter.");
 
-    /// <summary>Every seam of the shop, for the catalog's documentation.</summary>
-    public static IReadOnlyList<Seam> All { get; } =
-    [
-        CheckoutRetry, ChargeRetry, PaymentsRetry, PaymentsBreaker, CheckoutBudget, DeadlinePropagation, HistoryLoading, ProductCache,
-        EventApplying, WriteLocking, ConnectionPool, CatalogRanking, ReservationCheck, ReservationCalls,
-    ];
+    /// <summary>Every seam of the shop in declaration order, for the catalog's documentation.</summary>
+    public static IReadOnlyList<Seam> All { get; } = typeof(ShopSeams).GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Select(field => field.GetValue(null)).OfType<Seam>().ToList();
 }
 
 /// <summary>How often and how patiently one layer retries.</summary>

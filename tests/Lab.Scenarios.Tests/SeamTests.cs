@@ -62,6 +62,19 @@ public sealed class SeamTests : IDisposable
         Assert.Contains("without declaring it", error.Message);
     }
 
+    [Fact]
+    public async Task The_control_plane_refuses_a_scenario_that_regresses_an_undeclared_seam_and_keeps_the_set()
+    {
+        var core = new ScenarioControlCore(new ScenarioRegistry([new Regressing(declares: false)]), new InMemoryScenarioStore(),
+            new LabScenarioOptions { ServiceName = "test" }, TimeProvider.System);
+        var result = await core.EnableAsync(new ScenarioRequest("test-regressing", ImmutableDictionary<string, string>.Empty,
+            ImmutableDictionary<string, string>.Empty, Ttl: "1m", Actor: "test"), default);
+
+        Assert.Equal(ControlOutcome.Invalid, result.Outcome);
+        Assert.Contains("without declaring it", Assert.Single(result.Errors!["scenario"]));
+        Assert.Empty((await core.GetActiveAsync(default)).Activations);
+    }
+
     [Theory]
     [InlineData("hotSkus")]
     [InlineData("pool_size")]

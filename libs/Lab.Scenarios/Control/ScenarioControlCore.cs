@@ -222,6 +222,19 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
             scenario.Validate(candidate, options.Caps, errors);
         }
 
+        if (errors.IsEmpty)
+        {
+            // Every process compiles the scenario's seam regressions from the set; one it cannot compile must not enter it.
+            try
+            {
+                SeamRegressions.SeamsSetBy(scenario, candidate);
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add("scenario", ex.Message);
+            }
+        }
+
         return errors.IsEmpty
             ? null
             : new ControlResult(ControlOutcome.Invalid, null, set.Version, errors.ToDictionary().ToImmutableDictionary(), $"The request for '{scenario.Meta.Name}' is invalid; nothing changed.");

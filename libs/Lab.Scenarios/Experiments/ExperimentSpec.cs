@@ -56,16 +56,9 @@ public sealed record ExperimentSpec(string Scenario, IReadOnlyList<SignatureFigu
 /// <param name="LowerIsBetter">True when the cure should bring the figure down.</param>
 public sealed record SignatureFigure(string Name, string Unit, string Source, Func<PhaseMeasurements, double?> Measure, bool LowerIsBetter = true)
 {
-    /// <summary>The load client's p99 over every request of the phase.</summary>
-    public static SignatureFigure P99 { get; } = new("p99", "ms", "the load client's p99 over every request", m => m.Load.P99Ms);
-
     /// <summary>The share of requests that failed, as the load client saw them.</summary>
     public static SignatureFigure ErrorShare { get; } = new("errors", "%", "failed requests / all requests (load client)",
         m => m.Load.Requests > 0 ? 100.0 * m.Load.Errors / m.Load.Requests : null);
-
-    /// <summary>Injections and seam regressions of <paramref name="scenario"/> over every process: the proof that it acted.</summary>
-    public static SignatureFigure Injections(string scenario) => new("injections", "",
-        $"{LabMetricNames.Injections} + {LabMetricNames.SeamRegressions} {{scenario={scenario}}}", m => m.Injections(scenario));
 
     /// <summary>Injections and seam regressions of <paramref name="scenario"/> per request the load client completed.</summary>
     public static SignatureFigure InjectionsPerRequest(string scenario) => new("injections per request", "",
@@ -80,7 +73,7 @@ public sealed record SignatureFigure(string Name, string Unit, string Source, Fu
 }
 
 /// <summary>What the load client measured in one phase.</summary>
-public sealed record LoadFigures(long Requests, long Errors, double? P50Ms, double? P99Ms);
+public sealed record LoadFigures(long Requests, long Errors, double? P99Ms);
 
 /// <summary>What one phase measured: every process's metrics before and after it, and the load client's figures.</summary>
 public sealed record PhaseMeasurements(LabMetrics Before, LabMetrics After, LoadFigures Load)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Lab.Scenarios;
@@ -42,7 +43,7 @@ public sealed class LabScenarioOptions
     public bool Bypass { get; set; }
 
     /// <summary>This process's name for targeting: Lab:Scenarios:ServiceName, else Lab:ServiceName, else <paramref name="fallback"/>.</summary>
-    public void UseServiceName(Microsoft.Extensions.Configuration.IConfiguration configuration, string fallback, ServiceKind kind)
+    public void UseServiceName(IConfiguration configuration, string fallback, ServiceKind kind)
     {
         if (string.IsNullOrWhiteSpace(ServiceName))
         {
