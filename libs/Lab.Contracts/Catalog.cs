@@ -42,6 +42,7 @@ public interface ICatalogGrain : IGrainWithIntegerKey
 public interface IProductGrain : IGrainWithStringKey
 {
     /// <returns>The product, or null when the SKU does not exist.</returns>
+    /// <param name="cancellationToken">Cancels the read at the grain as well (a hedged read's loser stops waiting).</param>
     [Alias("Get")]
-    Task<Product?> GetAsync();
+    Task<Product?> GetAsync(CancellationToken cancellationToken = default);
 }

@@ -93,7 +93,7 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
 
     DateTimeOffset? ICachedEntry.LoadedAt => _loadedAt;
 
-    public async Task<Product?> GetAsync()
+    public async Task<Product?> GetAsync(CancellationToken cancellationToken = default)
     {
         if (ScenarioRuntime.IsActiveAt(HookPoint.Cache))
         {

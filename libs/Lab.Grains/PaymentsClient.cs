@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using Lab.Shop;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
+using Polly.RateLimiting;
+using Polly.Timeout;
 
 namespace Lab.Grains;
 
@@ -80,7 +82,8 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
         {
             charges = await http.GetFromJsonAsync<List<Charge>>($"api/charges?orderId={orderId}", cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or BrokenCircuitException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or TimeoutRejectedException or BrokenCircuitException
+                                       or RateLimiterRejectedException or System.Text.Json.JsonException)
         {
             return $"charges of the order unknown: {ex.GetType().Name}: {ex.Message}";
         }
@@ -113,6 +116,14 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
         catch (BrokenCircuitException ex)
         {
             return new PaymentResult(null, $"payments circuit open: failing fast without calling payments ({ex.Message})");
+        }
+        catch (RateLimiterRejectedException)
+        {
+            return new PaymentResult(null, "payments bulkhead full: too many payments calls in flight from this silo; refused without calling payments");
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            return new PaymentResult(null, $"payments gave no answer within {ex.Timeout.TotalMilliseconds:0} ms per attempt", Uncertain: true);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {

@@ -6,47 +6,55 @@ using Lab.ServiceDefaults;
 using Lab.Shop;
 using Polly;
 using Polly.CircuitBreaker;
+using Polly.RateLimiting;
 using Polly.Retry;
+using Polly.Timeout;
+using System.Threading.RateLimiting;
 using RetryPolicy = Lab.Shop.RetryPolicy;
 
 namespace Lab.Grains;
 
 /// <summary>
-/// The payments client's resilience: the payments-retry and payments-breaker seams, built into one Polly pipeline. The
-/// shop's own pipeline (jittered backoff with a retry budget, and a breaker) is built once and kept for the life of the
-/// process, so its breaker remembers; a regressed pair of variants gets a pipeline of its own while it lasts. Held in a
-/// singleton, because HttpClientFactory rotates handlers and a breaker's state must outlive them.
+/// The payments client's resilience: the payments-retry, payments-breaker, payments-timeout and payments-bulkhead seams,
+/// built into one Polly pipeline. The shop's own pipeline (a bulkhead, jittered backoff with a retry budget, a breaker and
+/// a timeout per attempt) is built once and kept for the life of the process, so its breaker remembers; a regressed set of
+/// variants gets a pipeline of its own while it lasts. Held in a singleton, because HttpClientFactory rotates handlers and
+/// a breaker's state must outlive them.
 /// </summary>
 public sealed class PaymentsResiliencePipelines(ShopPolicies policies, ServiceIdentity identity, TimeProvider time)
 {
     private readonly Lock _lock = new();
-    private readonly PaymentsPipeline _production = PaymentsPipeline.Build(policies.PaymentsRetry, policies.PaymentsBreaker, time);
+    private readonly PaymentsPolicies _own = new(policies.PaymentsRetry, policies.PaymentsBreaker, policies.PaymentsTimeout, policies.PaymentsBulkhead);
+    private PaymentsPipeline? _production;
     private volatile PaymentsPipeline? _regressed;
+
+    private PaymentsPipeline Production => _production ??= PaymentsPipeline.Build(_own, time);
 
     /// <summary>The pipeline for this call: the shop's own, or the one of the variants a scenario put in place.</summary>
     public PaymentsPipeline Current()
     {
-        var retry = ShopSeams.PaymentsRetry.Resolve(identity, policies.PaymentsRetry);
-        var breaker = ShopSeams.PaymentsBreaker.Resolve(identity, policies.PaymentsBreaker);
-        var pipeline = ReferenceEquals(retry, policies.PaymentsRetry) && ReferenceEquals(breaker, policies.PaymentsBreaker)
-            ? _production
-            : Regressed(retry, breaker);
+        var wanted = new PaymentsPolicies(
+            ShopSeams.PaymentsRetry.Resolve(identity, _own.Retry),
+            ShopSeams.PaymentsBreaker.Resolve(identity, _own.Breaker),
+            ShopSeams.PaymentsTimeout.Resolve(identity, _own.AttemptTimeout),
+            ShopSeams.PaymentsBulkhead.Resolve(identity, _own.Bulkhead));
+        var pipeline = wanted == _own ? Production : Regressed(wanted);
         PaymentsBreakerTelemetry.Track(pipeline);
         return pipeline;
     }
 
-    private PaymentsPipeline Regressed(RetryPolicy retry, BreakerPolicy breaker)
+    private PaymentsPipeline Regressed(PaymentsPolicies wanted)
     {
-        if (_regressed is { } current && current.Retry == retry && current.Breaker == breaker)
+        if (_regressed is { } current && current.Policies == wanted)
         {
             return current;
         }
 
         lock (_lock)
         {
-            if (_regressed is not { } built || built.Retry != retry || built.Breaker != breaker)
+            if (_regressed is not { } built || built.Policies != wanted)
             {
-                _regressed = built = PaymentsPipeline.Build(retry, breaker, time);
+                _regressed = built = PaymentsPipeline.Build(wanted, time);
             }
 
             return built;
@@ -54,34 +62,42 @@ public sealed class PaymentsResiliencePipelines(ShopPolicies policies, ServiceId
     }
 }
 
-/// <summary>One built pipeline: outer retry, inner breaker (so every attempt counts for the breaker).</summary>
+/// <summary>The variants one payments pipeline is built from.</summary>
+public sealed record PaymentsPolicies(RetryPolicy Retry, BreakerPolicy Breaker, TimeSpan AttemptTimeout, BulkheadPolicy Bulkhead);
+
+/// <summary>
+/// One built pipeline, outermost first: the bulkhead (a call beyond it never waits), the retry, the breaker (so every
+/// attempt counts for it) and the timeout of one attempt (so a hung attempt is a failure the breaker and the retry see).
+/// </summary>
 public sealed class PaymentsPipeline
 {
-    private PaymentsPipeline(RetryPolicy retry, BreakerPolicy breaker, ResiliencePipeline<HttpResponseMessage> pipeline,
+    private PaymentsPipeline(PaymentsPolicies policies, ResiliencePipeline<HttpResponseMessage> pipeline,
         CircuitBreakerStateProvider? breakerState, RetryBudget? budget, string description)
     {
-        Retry = retry;
-        Breaker = breaker;
+        Policies = policies;
         Pipeline = pipeline;
         BreakerState = breakerState;
         Budget = budget;
         Description = description;
     }
 
-    public RetryPolicy Retry { get; }
-    public BreakerPolicy Breaker { get; }
+    public PaymentsPolicies Policies { get; }
     public ResiliencePipeline<HttpResponseMessage> Pipeline { get; }
     public CircuitBreakerStateProvider? BreakerState { get; }
     public RetryBudget? Budget { get; }
     public string Description { get; }
 
-    /// <summary>True when calls go straight through: no retry and no breaker.</summary>
-    public bool IsEmpty => Retry.Attempts <= 1 && !Breaker.Enabled;
-
-    public static PaymentsPipeline Build(RetryPolicy retry, BreakerPolicy breaker, TimeProvider time)
+    public static PaymentsPipeline Build(PaymentsPolicies policies, TimeProvider time)
     {
+        var (retry, breaker, attemptTimeout, bulkhead) = policies;
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
         var parts = new List<string>();
+        if (bulkhead.MaxConcurrent is { } permits)
+        {
+            builder.AddConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = permits, QueueLimit = 0 });
+            parts.Add(bulkhead.ToString());
+        }
+
         RetryBudget? budget = null;
         if (retry.Attempts > 1)
         {
@@ -129,15 +145,22 @@ public sealed class PaymentsPipeline
             parts.Add(breaker.ToString());
         }
 
-        return new PaymentsPipeline(retry, breaker, builder.Build(), state, budget, parts.Count == 0 ? "none" : string.Join(" > ", parts));
+        // Infinite: no timeout of its own per attempt; the HttpClient's for the whole call still applies.
+        if (attemptTimeout != Timeout.InfiniteTimeSpan)
+        {
+            builder.AddTimeout(attemptTimeout);
+            parts.Add($"timeout({attemptTimeout.TotalMilliseconds:0} ms per attempt)");
+        }
+
+        return new PaymentsPipeline(policies, builder.Build(), state, budget, parts.Count == 0 ? "none" : string.Join(" > ", parts));
     }
 
     /// <summary>
-    /// What a retry or a breaker counts as a failure of payments: no answer, a 5xx, 408 or 429. Not a 504: payments
+    /// What a retry or a breaker counts as a failure of payments: no answer (or none within the attempt's timeout), a 5xx, 408 or 429. Not a 504: payments
     /// answers it when the caller's own deadline is too close to charge, which says nothing about payments' health.
     /// </summary>
     internal static bool IsTransient(Outcome<HttpResponseMessage> outcome) =>
-        outcome.Exception is HttpRequestException
+        outcome.Exception is HttpRequestException or TimeoutRejectedException
         || outcome.Result is { StatusCode: (>= HttpStatusCode.InternalServerError and not HttpStatusCode.GatewayTimeout) or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests };
 
     private static string Describe(Outcome<HttpResponseMessage> outcome) =>
@@ -203,6 +226,9 @@ public static class PaymentsBreakerTelemetry
     private static readonly Counter<long> Rejections = Meter.CreateCounter<long>(
         "lab.payments.breaker.rejections", unit: "{call}", description: "Payments calls failed fast by the open breaker, without reaching payments.");
 
+    private static readonly Counter<long> BulkheadRejections = Meter.CreateCounter<long>(
+        "lab.payments.bulkhead.rejections", unit: "{call}", description: "Payments calls refused at once because the bulkhead's calls in flight were all taken.");
+
     private static volatile PaymentsPipeline? s_tracked;
 
     static PaymentsBreakerTelemetry()
@@ -235,6 +261,12 @@ public static class PaymentsBreakerTelemetry
             tags: new ActivityTagsCollection { ["retry_after_ms"] = ex.RetryAfter?.TotalMilliseconds }));
     }
 
+    internal static void BulkheadFull()
+    {
+        BulkheadRejections.Add(1);
+        Activity.Current?.AddEvent(new ActivityEvent("lab.payments.bulkhead.rejected"));
+    }
+
     private static IEnumerable<Measurement<int>> ObserveState()
     {
         if (s_tracked is { BreakerState: { } state })
@@ -255,7 +287,7 @@ public sealed class PaymentsResilienceHandler(PaymentsResiliencePipelines pipeli
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var pipeline = pipelines.Current();
-        return pipeline.IsEmpty ? base.SendAsync(request, cancellationToken) : SendThroughAsync(pipeline, request, cancellationToken);
+        return SendThroughAsync(pipeline, request, cancellationToken);
     }
 
     private async Task<HttpResponseMessage> SendThroughAsync(PaymentsPipeline pipeline, HttpRequestMessage request, CancellationToken cancellationToken)
@@ -275,6 +307,17 @@ public sealed class PaymentsResilienceHandler(PaymentsResiliencePipelines pipeli
         {
             PaymentsBreakerTelemetry.Rejected(ex);
             activity?.SetStatus(ActivityStatusCode.Error, "circuit open");
+            throw;
+        }
+        catch (RateLimiterRejectedException)
+        {
+            PaymentsBreakerTelemetry.BulkheadFull();
+            activity?.SetStatus(ActivityStatusCode.Error, "bulkhead full");
+            throw;
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, $"no answer within {ex.Timeout.TotalMilliseconds:0} ms");
             throw;
         }
         finally

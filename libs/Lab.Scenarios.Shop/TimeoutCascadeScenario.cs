@@ -43,6 +43,7 @@ public sealed class TimeoutCascadeScenario : Scenario
         [
             new SeamUse(ShopSeams.CheckoutBudget.Name, "edge-timeout", CureRestores: false),
             new SeamUse(ShopSeams.DeadlinePropagation.Name, "only the edge has a timeout; below it work goes on", CureRestores: true),
+            new SeamUse(ShopSeams.PaymentsTimeout.Name, "none per attempt: the client waits for its HttpClient's timeout (10 s)", CureRestores: true),
         ],
     };
 
@@ -60,7 +61,8 @@ public sealed class TimeoutCascadeScenario : Scenario
         seams.Set(ShopSeams.CheckoutBudget, activation.GetDuration("edge-timeout"), everywhere: true);
         if (!activation.GetBool("cure"))
         {
-            seams.Set(ShopSeams.DeadlinePropagation, DeadlinePropagation.EdgeOnly, everywhere: true);
+            seams.Set(ShopSeams.DeadlinePropagation, DeadlinePropagation.EdgeOnly, everywhere: true)
+                .Set(ShopSeams.PaymentsTimeout, Timeout.InfiniteTimeSpan, everywhere: true);
         }
     }
 

@@ -38,6 +38,25 @@ public sealed class ResilienceOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan RetryBudgetWindow { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long one payments attempt may take. Payments answers a charge in tens of milliseconds (its authorisation
+    /// time); a second leaves room for its slow tail and gives up long before the checkout budget is spent.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan PaymentsAttemptTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Payments calls one process lets be in flight at once (a bulkhead): the calls beyond fail at once.</summary>
+    [Range(1, 10_000)]
+    public int PaymentsConcurrency { get; set; } = 32;
+
+    /// <summary>Extra attempts of a slow product read (0 = no hedging).</summary>
+    [Range(0, 3)]
+    public int ProductReadHedges { get; set; } = 1;
+
+    /// <summary>How long a product read may take before the storefront hedges it: well above a read's normal few milliseconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan ProductReadHedgeDelay { get; set; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Share of failed payments calls in the sampling window that opens the breaker.</summary>
     [Range(0.01, 1.0)]
     public double BreakerFailureRatio { get; set; } = 0.5;
@@ -63,6 +82,12 @@ public sealed class ShopPolicies(IOptions<ResilienceOptions> options)
 
     public RetryPolicy PaymentsRetry { get; } = new(options.Value.PaymentsAttempts, options.Value.PaymentsBackoff, Jitter: true,
         new RetryBudgetPolicy(options.Value.RetryBudgetRatio, options.Value.RetryBudgetFloor, options.Value.RetryBudgetWindow));
+
+    public TimeSpan PaymentsTimeout { get; } = options.Value.PaymentsAttemptTimeout;
+
+    public BulkheadPolicy PaymentsBulkhead { get; } = new(options.Value.PaymentsConcurrency);
+
+    public HedgingPolicy ProductReadHedging { get; } = new(options.Value.ProductReadHedges, options.Value.ProductReadHedgeDelay);
 
     public BreakerPolicy PaymentsBreaker { get; } = new(true, options.Value.BreakerFailureRatio, options.Value.BreakerMinimumThroughput,
         options.Value.BreakerSamplingDuration, options.Value.BreakerBreakDuration);

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 
 namespace Lab.Shop;
 
-/// <summary>The shop's resilience as metrics and span tags: retries by layer, and work finished after its caller's deadline.</summary>
+/// <summary>The shop's resilience as metrics and span tags: retries by layer, hedged reads, and work finished after its caller's deadline.</summary>
 public static class ResilienceTelemetry
 {
     public const string MeterName = "Lab.Shop.Resilience";
@@ -15,6 +15,11 @@ public static class ResilienceTelemetry
 
     private static readonly Counter<long> Orphaned = Meter.CreateCounter<long>(
         "lab.work.orphaned", unit: "{operation}", description: "Work finished after its caller's deadline had passed, by layer.");
+
+    private static readonly Counter<long> Hedges = Meter.CreateCounter<long>(
+        "lab.hedges", unit: "{attempt}", description: "Hedged attempts started because the first was slow to answer, by operation.");
+
+    public static void Hedged(string operation) => Hedges.Add(1, new KeyValuePair<string, object?>("operation", operation));
 
     public static void Retried(string layer) => Retries.Add(1, new KeyValuePair<string, object?>("layer", layer));
 

@@ -22,6 +22,15 @@ public static class ShopSeams
     public static readonly Seam<BreakerPolicy> PaymentsBreaker = new("payments-breaker",
         "The payments client's circuit breaker. The shop's own: Resilience:Breaker* (opens at half the calls failing, at least 20 in 10 s, for 5 s).");
 
+    public static readonly Seam<TimeSpan> PaymentsTimeout = new("payments-timeout",
+        "How long the payments client waits for one attempt before it gives up on it. The shop's own: Resilience:PaymentsAttemptTimeout (1 s: set from payments' measured latency, tens of milliseconds, with room for its slow tail).");
+
+    public static readonly Seam<BulkheadPolicy> PaymentsBulkhead = new("payments-bulkhead",
+        "How many payments calls one process lets be in flight at once; the calls beyond fail at once instead of piling up. The shop's own: Resilience:PaymentsConcurrency (32).");
+
+    public static readonly Seam<HedgingPolicy> ProductReadHedging = new("product-read-hedging",
+        "Whether the storefront hedges a product read that is slow to answer (a second, concurrent read of the same idempotent call; the first answer wins). The shop's own: Resilience:ProductReadHedge* (one hedge after 50 ms).");
+
     public static readonly Seam<TimeSpan> CheckoutBudget = new("checkout-budget",
         "The storefront's time budget for one checkout; it answers 504 when it is spent. The shop's own: Resilience:CheckoutBudget (10 s).");
 
@@ -100,6 +109,24 @@ public sealed record DeadlinePropagation(bool Honoured, TimeSpan Margin)
 
     /// <summary>The deadline a layer passes down, <see cref="Margin"/> before its own; null when it honours none.</summary>
     public DateTimeOffset? PassDown(DateTimeOffset? deadline) => Honoured ? deadline - Margin : null;
+}
+
+/// <summary>A bulkhead: at most <paramref name="MaxConcurrent"/> calls in flight; the calls beyond are refused at once.</summary>
+public sealed record BulkheadPolicy(int? MaxConcurrent)
+{
+    /// <summary>No limit: every call waits its turn at the dependency, however many there are.</summary>
+    public static BulkheadPolicy Unbounded { get; } = new((int?)null);
+
+    public override string ToString() => MaxConcurrent is { } max ? $"bulkhead({max} in flight)" : "no bulkhead";
+}
+
+/// <summary>Hedged reads: up to <paramref name="Hedges"/> extra attempts, each started when the previous one took <paramref name="Delay"/>.</summary>
+public sealed record HedgingPolicy(int Hedges, TimeSpan Delay)
+{
+    /// <summary>One read, however long it takes.</summary>
+    public static HedgingPolicy None { get; } = new(0, TimeSpan.Zero);
+
+    public override string ToString() => Hedges <= 0 ? "no hedging" : $"{Hedges} hedge(s) after {Delay.TotalMilliseconds:0} ms";
 }
 
 public enum HistoryLoading

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Lab.Scenarios;
 using Lab.ServiceDefaults;
 using Lab.Shop;
+using Microsoft.Extensions.Options;
 
 namespace Lab.Payments;
 
@@ -25,7 +26,7 @@ public static partial class ChargesApi
 
     /// <summary>Charges once per idempotency key: a repeated key returns the first charge (200), never a second one.</summary>
     private static async Task<IResult> CreateAsync(HttpRequest request, CreateChargeRequest? body, ChargeRepository charges, TimeProvider time,
-        ShopPolicies policies, ServiceIdentity identity)
+        ShopPolicies policies, ServiceIdentity identity, IOptions<PaymentsOptions> options)
     {
         var key = request.Headers[IdempotencyHeader].ToString();
         if (string.IsNullOrWhiteSpace(key) || key.Length > MaxIdempotencyKeyLength)
@@ -62,6 +63,9 @@ public static partial class ChargesApi
         ChargeOutcome outcome;
         try
         {
+            // The card network authorises first. A caller that gives up meanwhile does not stop it: the charge is made
+            // all the same, as at a real provider, and the caller has to find out (GET ?orderId=) and refund.
+            await Task.Delay(options.Value.AuthorisationTime, time, budget?.Token ?? CancellationToken.None);
             outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, time.GetUtcNow(), budget?.Token ?? CancellationToken.None);
         }
         catch (OperationCanceledException) when (budget?.IsCancellationRequested == true)

@@ -8,11 +8,13 @@ namespace Lab.Payments;
 public static class PaymentsServices
 {
     /// <summary>
-    /// What the charges API needs: its database, the charge repository, a clock, and the shop's policies (it honours the
+    /// What the charges API needs: its options, its database, the charge repository, a clock, and the shop's policies (it honours the
     /// caller's deadline). Call after <c>AddLabScenarios</c>, whose identity of this process wins over the default here.
     /// </summary>
     public static IServiceCollection AddPayments(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddOptions<PaymentsOptions>().Bind(configuration.GetSection(PaymentsOptions.Section))
+            .ValidateDataAnnotations().ValidateOnStart();
         services.AddLabDb(configuration);
         services.TryAddSingleton<ChargeRepository>();
         services.TryAddSingleton(TimeProvider.System);

@@ -36,14 +36,14 @@ public static class CatalogApi
         return TypedResults.Ok(await grains.GetGrain<ICatalogGrain>(0).SearchAsync(query));
     }
 
-    private static async Task<IResult> GetProductAsync(IGrainFactory grains, string sku)
+    private static async Task<IResult> GetProductAsync(ProductReads reads, string sku)
     {
         if (!ShopInput.IsValidSku(sku))
         {
             return ProblemDetailsHandling.Validation("sku", ShopInput.SkuRule);
         }
 
-        return await grains.GetGrain<IProductGrain>(sku).GetAsync() is { } product
+        return await reads.GetAsync(sku) is { } product
             ? TypedResults.Ok(product)
             : ProblemDetailsHandling.NotFound("Product", $"No product with SKU '{sku}'.");
     }

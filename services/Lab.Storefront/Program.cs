@@ -10,6 +10,7 @@ var builder = LabWebApplication.CreateBuilder(args);
 builder.AddLabDefaults("lab-storefront");
 builder.Services.AddOpenApi();
 builder.Services.AddShopPolicies(builder.Configuration);
+builder.Services.AddSingleton<ProductReads>();
 builder.Services.AddLabScenarios(options => options.UseServiceName(builder.Configuration, "storefront", ServiceKind.Storefront))
     .SyncFromCluster();
 builder.Services.AddLabScenarioCatalog();

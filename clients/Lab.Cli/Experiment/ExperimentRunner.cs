@@ -171,7 +171,7 @@ public static class ExperimentRunner
     };
 
     private static LoadFigures FiguresOf(LoadReport load) =>
-        new(load.Requests.Count, load.Requests.Errors, load.Requests.LatencyMs?.P99);
+        new(load.Requests.Count, load.Requests.Errors, load.Requests.LatencyMs?.P99, load.Requests.LatencyMs?.P50);
 
     /// <summary>
     /// Held or deviated: every probe of the steady state against the baseline. A phase with the scenario on also counts its

@@ -73,7 +73,7 @@ public sealed record SignatureFigure(string Name, string Unit, string Source, Fu
 }
 
 /// <summary>What the load client measured in one phase.</summary>
-public sealed record LoadFigures(long Requests, long Errors, double? P99Ms);
+public sealed record LoadFigures(long Requests, long Errors, double? P99Ms, double? P50Ms = null);
 
 /// <summary>What one phase measured: every process's metrics before and after it, and the load client's figures.</summary>
 public sealed record PhaseMeasurements(LabMetrics Before, LabMetrics After, LoadFigures Load)

@@ -4,6 +4,8 @@ using Lab.Scenarios;
 using Lab.Shop;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
+using Polly.RateLimiting;
+using Polly.Timeout;
 
 using Lab.Tests.Support;
 
@@ -11,7 +13,8 @@ namespace Lab.Tests.Shop;
 
 /// <summary>
 /// The payments client's own resilience, with no scenario active: one retrying layer whose budget caps the retries, a
-/// breaker that opens on a failing provider and fails fast, and no retry of a deadline answer. Real handlers and real
+/// breaker that opens on a failing provider and fails fast, no retry of a deadline answer, a timeout per attempt and a
+/// bulkhead. Real handlers and real
 /// Polly pipelines, against a provider that answers what each test needs.
 /// </summary>
 [Trait(TestStore.Trait, TestStore.Independent)]
@@ -75,23 +78,59 @@ public sealed class PaymentsResilienceTests
         Assert.Equal(20, provider.Calls);
     }
 
+    [Fact]
+    public async Task A_hung_attempt_gives_up_at_the_attempt_timeout_and_the_bulkhead_refuses_calls_beyond_it_at_once()
+    {
+        var options = new ResilienceOptions
+        {
+            PaymentsAttempts = 1, PaymentsAttemptTimeout = TimeSpan.FromMilliseconds(300), PaymentsConcurrency = 2, BreakerMinimumThroughput = 100_000,
+        };
+        var provider = new Provider(HttpStatusCode.Created, hang: TimeSpan.FromSeconds(30));
+        using var client = ClientOf(options, provider);
+
+        // Two calls take the bulkhead's two places and hang at the provider; the third is refused without reaching it.
+        var held = Enumerable.Range(0, 2).Select(_ => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "http://payments.test/api/charges"), default)).ToList();
+        await Eventually.GetAsync(() => Task.FromResult(provider.Calls), calls => calls == 2, TimeSpan.FromSeconds(5), "two calls in flight");
+        await Assert.ThrowsAsync<RateLimiterRejectedException>(() => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "http://payments.test/api/charges"), default));
+        Assert.Equal(2, provider.Calls);
+
+        // The held calls give up at the attempt timeout, not the provider's 30 s, and free their places.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var call in held)
+        {
+            await Assert.ThrowsAsync<TimeoutRejectedException>(() => call);
+        }
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the hung calls ended after {clock.Elapsed.TotalSeconds:0.0} s");
+        provider.Hang = TimeSpan.Zero;
+        using var after = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "http://payments.test/api/charges"), default);
+        Assert.Equal(HttpStatusCode.Created, after.StatusCode);
+    }
+
     private static HttpMessageInvoker ClientOf(ResilienceOptions options, Provider provider)
     {
         var pipelines = new PaymentsResiliencePipelines(new ShopPolicies(Options.Create(options)), Silo, TimeProvider.System);
         return new HttpMessageInvoker(new PaymentsResilienceHandler(pipelines) { InnerHandler = provider });
     }
 
-    /// <summary>A payment provider that answers every call with one status and counts the calls.</summary>
-    private sealed class Provider(HttpStatusCode status) : HttpMessageHandler
+    /// <summary>A payment provider that answers every call with one status (after <paramref name="hang"/>) and counts the calls.</summary>
+    private sealed class Provider(HttpStatusCode status, TimeSpan hang = default) : HttpMessageHandler
     {
         private int _calls;
 
         public int Calls => Volatile.Read(ref _calls);
 
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        public TimeSpan Hang { get; set; } = hang;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _calls);
-            return Task.FromResult(new HttpResponseMessage(status));
+            if (Hang > TimeSpan.Zero)
+            {
+                await Task.Delay(Hang, cancellationToken);
+            }
+
+            return new HttpResponseMessage(status);
         }
     }
 }
