@@ -35,6 +35,20 @@ public sealed class InventoryRepository(LabDb db)
     private static readonly DbOperation Return = new(ShopOperations.InventoryReturn, "inventory", "UPDATE",
         "UPDATE inventory SET sold = sold - @quantity, available = available + @quantity, version = version + 1 WHERE sku = @sku AND sold >= @quantity");
 
+    private static readonly DbOperation Restock = new(ShopOperations.InventoryRestock, "inventory", "UPDATE",
+        "UPDATE inventory SET initial_stock = initial_stock + @quantity, available = available + @quantity, version = version + 1 WHERE sku = @sku");
+
+    private static readonly DbOperation ReadLevels = new(ShopOperations.InventoryReadLevels, "inventory", "SELECT",
+        "SELECT sku, initial_stock, available, reserved, sold, version FROM inventory WHERE sku IN @skus");
+
+    // A whole level written back: whatever changed the row since it was read is overwritten...
+    private static readonly DbOperation WriteLevel = new(ShopOperations.InventoryWriteLevel, "inventory", "UPDATE",
+        "UPDATE inventory SET initial_stock = @initialStock, available = @available, version = version + 1 WHERE sku = @sku");
+
+    // ...unless the write checks that the row still has the version it was read at.
+    private static readonly DbOperation WriteLevelVersioned = new(ShopOperations.InventoryWriteLevelVersioned, "inventory", "UPDATE",
+        "UPDATE inventory SET initial_stock = @initialStock, available = @available, version = version + 1 WHERE sku = @sku AND version = @version");
+
     public Task<InventoryRecord?> LoadAsync(string sku, CancellationToken cancellationToken = default) =>
         db.RunAsync(Load, async connection =>
         {
@@ -98,10 +112,37 @@ public sealed class InventoryRepository(LabDb db)
         }, cancellationToken, sku);
     }
 
+    /// <summary>Adds received units to the row, relative to whatever it holds now (the single writer's restock).</summary>
+    public Task<bool> RestockAsync(string sku, int quantity, CancellationToken cancellationToken = default) =>
+        db.RunAsync(Restock, async connection => await connection.ExecuteAsync(
+            new CommandDefinition(Restock.Statement, new { sku, quantity }, cancellationToken: cancellationToken)) == 1, cancellationToken, sku);
+
+    /// <summary>The stock rows of <paramref name="skus"/> with their versions, in one query.</summary>
+    public Task<IReadOnlyList<VersionedStock>> ReadLevelsAsync(IReadOnlyCollection<string> skus, CancellationToken cancellationToken = default) =>
+        db.RunAsync(ReadLevels, async connection => (IReadOnlyList<VersionedStock>)(await connection.QueryAsync<StockRow>(
+                new CommandDefinition(ReadLevels.Statement, new { skus }, cancellationToken: cancellationToken)))
+            .Select(row => new VersionedStock(new StockLevel(row.sku, (int)row.initial_stock, (int)row.available, (int)row.reserved, (int)row.sold), row.version))
+            .ToList(), cancellationToken);
+
+    /// <summary>
+    /// Writes a whole level back (initial stock and available). With <paramref name="expectedVersion"/> only while the row
+    /// still has that version; without, unconditionally (last writer wins).
+    /// </summary>
+    /// <returns>False when the version no longer matched (nothing was written).</returns>
+    public Task<bool> WriteLevelAsync(string sku, int initialStock, int available, long? expectedVersion, CancellationToken cancellationToken = default)
+    {
+        var operation = expectedVersion is null ? WriteLevel : WriteLevelVersioned;
+        return db.RunAsync(operation, async connection => await connection.ExecuteAsync(new CommandDefinition(operation.Statement,
+            new { sku, initialStock, available, version = expectedVersion ?? 0 }, cancellationToken: cancellationToken)) == 1, cancellationToken, sku);
+    }
+
     private sealed record StockRow(string sku, long initial_stock, long available, long reserved, long sold, long version);
 
     private sealed record ReservationRow(string order_id, long quantity, long expires_at);
 }
+
+/// <summary>A stock row as read, with the version its next version-checked write must match.</summary>
+public sealed record VersionedStock(StockLevel Stock, long Version);
 
 public sealed record ReservationRecord(Guid OrderId, int Quantity, DateTimeOffset ExpiresAt);
 

@@ -81,6 +81,24 @@ public sealed class InventoryGrain(
         return new ReservationResult(ReservationOutcome.Reserved, _stock.Available);
     }
 
+    public async Task<StockLevel?> RestockAsync(int quantity)
+    {
+        if (_stock is null)
+        {
+            return null;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(quantity, 1);
+        if (!await inventory.RestockAsync(Sku, quantity))
+        {
+            await ReloadAsync();
+            return _stock;
+        }
+
+        _stock = _stock with { InitialStock = _stock.InitialStock + quantity, Available = _stock.Available + quantity };
+        return _stock;
+    }
+
     public async Task<CommitOutcome> CommitAsync(Guid orderId)
     {
         await ReleaseExpiredAsync(CancellationToken.None);

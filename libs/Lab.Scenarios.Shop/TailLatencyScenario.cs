@@ -70,7 +70,7 @@ public sealed class TailLatencyScenario : Scenario
                 [SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(250)), SteadyStateProbe.ErrorsBelow(0.01)])
             {
                 Mix = "browse=100",
-                Fault = new Dictionary<string, string> { ["delay"] = "1s", ["rate"] = "3%", ["hook"] = "grain" },
+                Fault = new Dictionary<string, string> { ["delay"] = "1s", ["rate"] = "5%", ["hook"] = "grain" },
                 Target = new Dictionary<string, string> { ["grainInterface"] = "IProductGrain" },
                 Cure = ExperimentSpec.CureOn,
             };

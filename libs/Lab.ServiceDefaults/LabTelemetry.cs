@@ -30,6 +30,9 @@ public static class LabTelemetry
     public static readonly Histogram<double> CheckoutDuration =
         Meter.CreateHistogram("lab.checkout.duration", "s", "Time from order placement to its final state (outcome confirmed or cancelled), or to the saga step that threw (outcome error).", advice: SecondsAdvice);
 
+    public static readonly Counter<long> WriteConflicts =
+        Meter.CreateCounter<long>("lab.db.write_conflicts", "{write}", "Version-checked writes that found the row changed since it was read (optimistic concurrency), by operation.");
+
     public static readonly Counter<long> DbCalls =
         Meter.CreateCounter<long>("lab.db.calls", "{call}", "Database calls, by operation and by the HTTP route that caused them.");
 

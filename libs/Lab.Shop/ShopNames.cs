@@ -21,9 +21,13 @@ public static class ShopOperations
     public const string CustomerOrderLines = "customer.order-lines";
     public const string InventoryCommit = "inventory.commit";
     public const string InventoryLoad = "inventory.load";
+    public const string InventoryReadLevels = "inventory.read-levels";
     public const string InventoryRelease = "inventory.release";
     public const string InventoryReserve = "inventory.reserve";
+    public const string InventoryRestock = "inventory.restock";
     public const string InventoryReturn = "inventory.return";
+    public const string InventoryWriteLevel = "inventory.write-level";
+    public const string InventoryWriteLevelVersioned = "inventory.write-level-versioned";
     public const string OrderGet = "order.get";
     public const string OrderInsert = "order.insert";
     public const string OrderUpdateStatus = "order.update-status";

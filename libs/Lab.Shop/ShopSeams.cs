@@ -61,6 +61,9 @@ public static class ShopSeams
     public static readonly Seam<ReservationCalls> ReservationCalls = new("reservation-calls",
         "How the order saga calls the inventory grains. The shop's own: inside call-chain reentrancy, so a call-back of its own chain may enter.");
 
+    public static readonly Seam<RestockWriting> RestockWrites = new("restock-writes",
+        "Who writes a delivery's units to the stock rows. The shop's own: each line through its SKU's inventory grain, the row's single writer, as a relative update.");
+
     /// <summary>Every seam of the shop in declaration order, for the catalog's documentation.</summary>
     public static IReadOnlyList<Seam> All { get; } = typeof(ShopSeams).GetFields(BindingFlags.Public | BindingFlags.Static)
         .Select(field => field.GetValue(null)).OfType<Seam>().ToList();
@@ -173,6 +176,27 @@ public sealed record PoolLimit(int Size, TimeSpan? WaitTimeout);
 public sealed record CatalogRanking(int? InMemoryMaxCandidates)
 {
     public static CatalogRanking Database { get; } = new((int?)null);
+}
+
+/// <summary>Who writes a restock, and how.</summary>
+/// <param name="Attempts">Version-checked writes: attempts per line before it fails as a conflict.</param>
+public sealed record RestockWriting(RestockWriter Writer, int Attempts = 1)
+{
+    public static RestockWriting ThroughGrain { get; } = new(RestockWriter.InventoryGrain);
+
+    public override string ToString() => Writer == RestockWriter.VersionChecked ? $"{Writer}, {Attempts} attempts" : Writer.ToString();
+}
+
+public enum RestockWriter
+{
+    /// <summary>Each line through its SKU's inventory grain: one writer per row, serialised, a relative update.</summary>
+    InventoryGrain,
+
+    /// <summary>The job reads every level, then writes each back with its units added: the last writer wins.</summary>
+    ReadModifyWrite,
+
+    /// <summary>As <see cref="ReadModifyWrite"/>, but each write checks the row's version; a conflict re-reads and retries.</summary>
+    VersionChecked,
 }
 
 public enum ReservationCheck

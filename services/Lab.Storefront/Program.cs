@@ -35,4 +35,5 @@ app.MapOpenApi();
 app.MapCatalogApi();
 app.MapCartApi();
 app.MapOrdersApi();
+app.MapAdminApi();
 app.Run();

@@ -125,10 +125,11 @@ public static class ExperimentRunner
                 await Task.Delay(StuckAfter + TimeSpan.FromSeconds(1) + definition.Settle, cancellationToken);
                 var after = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
                 var violationsAfter = Verify(lab, warnings);
-                var measurements = new PhaseMeasurements(before, after, FiguresOf(load));
+                var newViolations = NewViolations(violationsBefore, violationsAfter);
+                var measurements = new PhaseMeasurements(before, after, FiguresOf(load)) { NewViolations = violationsAfter is null ? null : newViolations.Count };
                 baseline ??= measurements;
                 results.Add(PhaseReportOf(index, name, phaseParameters, startSeconds, (DateTimeOffset.UtcNow - started).TotalSeconds,
-                    definition, measurements, baseline, load, NewViolations(violationsBefore, violationsAfter)));
+                    definition, measurements, baseline, load, newViolations));
                 warnings.AddRange(load.Warnings.Select(w => $"{name}: {w}"));
                 (before, violationsBefore) = (after, violationsAfter);
             }

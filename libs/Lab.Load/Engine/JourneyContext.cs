@@ -72,6 +72,7 @@ public sealed class JourneyContext : IDisposable
     /// are recorded; the journey should then stop.
     /// </summary>
     /// <param name="expectedStatus">0 accepts any 2xx; otherwise only this status is a success.</param>
+    /// <param name="backOffice">Send the plan's control token (the back office's calls need it).</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<StepResult> SendAsync(
         string step,
@@ -80,6 +81,7 @@ public sealed class JourneyContext : IDisposable
         ReadOnlyMemory<byte> jsonBody = default,
         bool readBody = true,
         int expectedStatus = 0,
+        bool backOffice = false,
         CancellationToken cancellationToken = default)
     {
         var key = _run.Keys.StepKey(_journey, step);
@@ -110,7 +112,8 @@ public sealed class JourneyContext : IDisposable
         Volatile.Write(ref _deadline, Stopwatch.GetTimestamp() + _timeoutTicks);
         try
         {
-            var response = await _transport.SendAsync(new TransportRequest(method, pathAndQuery, jsonBody, traceParent, readBody), _timeout.Token).ConfigureAwait(false);
+            var response = await _transport.SendAsync(new TransportRequest(method, pathAndQuery, jsonBody, traceParent, readBody,
+                backOffice && _run.Plan.ControlToken is { } token ? "Bearer " + token : null), _timeout.Token).ConfigureAwait(false);
             status = response.StatusCode;
             body = response.Body;
             var ok = expectedStatus == 0 ? status is >= 200 and < 300 : status == expectedStatus;

@@ -32,6 +32,7 @@ public sealed class JourneyCatalog
         new CartJourney(),
         new CheckoutJourney(),
         new HistoryJourney(),
+        new RestockJourney(),
         new GetJourney(),
     ]);
 

@@ -125,6 +125,30 @@ public sealed class CheckoutJourney : IJourney
 }
 
 /// <summary>List a customer's recent orders and open the newest one.</summary>
+/// <summary>
+/// The back office receives a delivery of 3-8 popular SKUs (the ones that sell), 5-20 units each. Needs the control
+/// token (the plan's): without one every restock is refused with 401.
+/// </summary>
+public sealed class RestockJourney : IJourney
+{
+    public string Name => "restock";
+
+    public IReadOnlyList<string> Steps { get; } = ["restock"];
+
+    public async ValueTask RunAsync(JourneyContext context, CancellationToken cancellationToken)
+    {
+        var count = 3 + context.Random.Next(6);
+        var skus = new HashSet<string>(StringComparer.Ordinal);
+        for (var draws = 0; skus.Count < count && draws < count * 10; draws++)
+        {
+            skus.Add(context.PickSku());
+        }
+
+        await context.SendAsync("restock", HttpMethod.Post, "/api/admin/restock",
+            ShopJson.Delivery(skus.Select(sku => (sku, 5 + context.Random.Next(16)))), readBody: false, backOffice: true, cancellationToken: cancellationToken);
+    }
+}
+
 public sealed class HistoryJourney : IJourney
 {
     public string Name => "history";
@@ -167,6 +191,9 @@ internal static class ShopJson
 
     public static ReadOnlyMemory<byte> CartItem(string sku, int quantity) =>
         Encoding.UTF8.GetBytes($$"""{"sku":"{{sku}}","quantity":{{quantity}}}""");
+
+    public static ReadOnlyMemory<byte> Delivery(IEnumerable<(string Sku, int Quantity)> lines) =>
+        Encoding.UTF8.GetBytes($$"""{"lines":[{{string.Join(",", lines.Select(l => $$"""{"sku":"{{l.Sku}}","quantity":{{l.Quantity}}}"""))}}]}""");
 
     public static bool IsFinal(string? status) =>
         status is not null && (FinalStatuses.Contains(status, StringComparer.OrdinalIgnoreCase) || status is "3" or "4" or "5");

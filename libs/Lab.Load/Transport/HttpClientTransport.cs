@@ -42,6 +42,10 @@ public sealed class HttpClientTransport : ILoadTransport
         message.Headers.TryAddWithoutValidation("traceparent", request.TraceParent.ToString());
         message.Headers.TryAddWithoutValidation("baggage", LoadHeaders.Baggage);
         message.Headers.TryAddWithoutValidation("User-Agent", LoadHeaders.UserAgent);
+        if (request.Authorization is { } authorization)
+        {
+            message.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
         if (!request.JsonBody.IsEmpty)
         {
             message.Content = new ReadOnlyMemoryContent(request.JsonBody);

@@ -19,7 +19,9 @@ public interface ILoadTransport : IDisposable
 /// <param name="JsonBody">Request body sent as application/json; empty for none.</param>
 /// <param name="TraceParent">W3C traceparent header value.</param>
 /// <param name="ReadBody">False when the journey ignores the body: it is drained, not kept.</param>
-public readonly record struct TransportRequest(HttpMethod Method, string PathAndQuery, ReadOnlyMemory<byte> JsonBody, TraceParent TraceParent, bool ReadBody);
+/// <param name="Authorization">Authorization header value (the back office's Bearer token), or null for none.</param>
+public readonly record struct TransportRequest(HttpMethod Method, string PathAndQuery, ReadOnlyMemory<byte> JsonBody, TraceParent TraceParent, bool ReadBody,
+    string? Authorization = null);
 
 public readonly record struct TransportResponse(int StatusCode, ReadOnlyMemory<byte> Body);
 

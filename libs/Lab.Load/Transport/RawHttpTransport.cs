@@ -381,7 +381,8 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
     private int WriteRequest(TransportRequest request)
     {
         var path = request.PathAndQuery.Length == 0 ? "/" : request.PathAndQuery;
-        var needed = 160 + host.Length + Encoding.UTF8.GetMaxByteCount(path.Length) + TraceParent.Length + request.JsonBody.Length;
+        var needed = 160 + host.Length + Encoding.UTF8.GetMaxByteCount(path.Length) + TraceParent.Length + request.JsonBody.Length
+                     + (request.Authorization is { } auth ? 20 + Encoding.UTF8.GetMaxByteCount(auth.Length) : 0);
         if (_request.Length < needed)
         {
             _request = new byte[Math.Max(needed, _request.Length * 2)];
@@ -396,6 +397,12 @@ internal sealed class RawHttpConnection(EndPoint endPoint, byte[] host) : ILoadT
         n += Append(span[n..], "\r\ntraceparent: "u8);
         n += request.TraceParent.Write(span[n..]);
         n += Append(span[n..], "\r\nbaggage: lab.synthetic=true\r\nUser-Agent: lab-load/1\r\n"u8);
+        if (request.Authorization is { } authorization)
+        {
+            n += Append(span[n..], "Authorization: "u8);
+            n += Encoding.UTF8.GetBytes(authorization, span[n..]);
+            n += Append(span[n..], "\r\n"u8);
+        }
         if (!request.JsonBody.IsEmpty || request.Method == HttpMethod.Post || request.Method == HttpMethod.Put)
         {
             n += Append(span[n..], "Content-Type: application/json\r\nContent-Length: "u8);

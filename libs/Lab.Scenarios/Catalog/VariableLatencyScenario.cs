@@ -28,6 +28,24 @@ public sealed class VariableLatencyScenario : Scenario
             Verify: "http.server.request.duration for GET /api/products/{sku} spreads out: p50 about 70 ms above the baseline, p90 about 230 ms, p99 about 460 ms; the storefront's server spans carry lab.scenario=variable-latency.",
             Restore: "lab scenario disable variable-latency; the histogram narrows to its baseline at once."));
 
+    public override ExperimentSpec Experiment
+    {
+        get
+        {
+            const string route = "/api/products/{sku}";
+            var mean = new SignatureFigure("product page mean", "ms", $"storefront mean of GET {route}", m => m.MeanMs("storefront", "GET", route));
+            var spread = new SignatureFigure("p99/p50", "×", "load client latency: p99 / p50 of all requests",
+                m => m.Load.P99Ms is { } p99 && m.Load.P50Ms is { } p50 ? SignatureFigure.Ratio(p99, p50) : null);
+            return new ExperimentSpec(Meta.Name, [mean, spread, SignatureFigure.InjectionsPerRequest(Meta.Name)],
+                [SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(250)), SteadyStateProbe.ErrorsBelow(0.01)])
+            {
+                Mix = "browse=100",
+                Fault = new Dictionary<string, string> { ["mean"] = "60ms", ["hook"] = "http-server" },
+                Target = new Dictionary<string, string> { ["route"] = "/api/products/*" },
+            };
+        }
+    }
+
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation) && HookSelector.Matches(activation, ctx.Point);
 

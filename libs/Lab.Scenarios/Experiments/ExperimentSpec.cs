@@ -78,6 +78,9 @@ public sealed record LoadFigures(long Requests, long Errors, double? P99Ms, doub
 /// <summary>What one phase measured: every process's metrics before and after it, and the load client's figures.</summary>
 public sealed record PhaseMeasurements(LabMetrics Before, LabMetrics After, LoadFigures Load)
 {
+    /// <summary>Invariant violations `lab verify` found after the phase and not before it; null when it could not read the databases.</summary>
+    public int? NewViolations { get; init; }
+
     /// <summary>How much a counter grew during the phase, summed over the services whose name starts with the prefix ("" = all).</summary>
     public double Delta(string servicePrefix, string metric, params (string Key, string Value)[] labels) =>
         After.Sum(servicePrefix, metric, labels) - Before.Sum(servicePrefix, metric, labels);
@@ -131,6 +134,13 @@ public sealed record SteadyStateProbe(string Expression, Func<PhaseMeasurements,
             var errors = SignatureFigure.ErrorShare.Measure(phase);
             return new ProbeResult(expression, errors, share * 100, errors is not { } e || e < share * 100);
         });
+    }
+
+    /// <summary>No invariant violation appeared during the phase (lost updates, stock that does not add up, charges without orders).</summary>
+    public static SteadyStateProbe NoNewViolations()
+    {
+        const string expression = "no new invariant violations";
+        return new(expression, (phase, _) => new ProbeResult(expression, phase.NewViolations, 0, phase.NewViolations is not > 0));
     }
 
     /// <summary>
