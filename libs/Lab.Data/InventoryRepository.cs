@@ -7,6 +7,10 @@ namespace Lab.Data;
 /// <summary>Stock rows and reservations. Every change keeps available + reserved + sold = initial stock.</summary>
 public sealed class InventoryRepository(LabDb db)
 {
+    // A list parameter is spelled per provider (IN @list expanded by Dapper, or = ANY(@array)).
+    private readonly DbOperation _readLevels = new(ShopOperations.InventoryReadLevels, "inventory", "SELECT",
+        $"SELECT sku, initial_stock, available, reserved, sold, version FROM inventory WHERE {db.Dialect.InList("sku", "@skus")}");
+
     private static readonly DbOperation Load = new(ShopOperations.InventoryLoad, "inventory", "SELECT",
         """
         SELECT sku, initial_stock, available, reserved, sold, version FROM inventory WHERE sku = @sku;
@@ -38,8 +42,6 @@ public sealed class InventoryRepository(LabDb db)
     private static readonly DbOperation Restock = new(ShopOperations.InventoryRestock, "inventory", "UPDATE",
         "UPDATE inventory SET initial_stock = initial_stock + @quantity, available = available + @quantity, version = version + 1 WHERE sku = @sku");
 
-    private static readonly DbOperation ReadLevels = new(ShopOperations.InventoryReadLevels, "inventory", "SELECT",
-        "SELECT sku, initial_stock, available, reserved, sold, version FROM inventory WHERE sku IN @skus");
 
     // A whole level written back: whatever changed the row since it was read is overwritten...
     private static readonly DbOperation WriteLevel = new(ShopOperations.InventoryWriteLevel, "inventory", "UPDATE",
@@ -119,8 +121,8 @@ public sealed class InventoryRepository(LabDb db)
 
     /// <summary>The stock rows of <paramref name="skus"/> with their versions, in one query.</summary>
     public Task<IReadOnlyList<VersionedStock>> ReadLevelsAsync(IReadOnlyCollection<string> skus, CancellationToken cancellationToken = default) =>
-        db.RunAsync(ReadLevels, async connection => (IReadOnlyList<VersionedStock>)(await connection.QueryAsync<StockRow>(
-                new CommandDefinition(ReadLevels.Statement, new { skus }, cancellationToken: cancellationToken)))
+        db.RunAsync(_readLevels, async connection => (IReadOnlyList<VersionedStock>)(await connection.QueryAsync<StockRow>(
+                new CommandDefinition(_readLevels.Statement, new { skus = skus.ToArray() }, cancellationToken: cancellationToken)))
             .Select(row => new VersionedStock(new StockLevel(row.sku, (int)row.initial_stock, (int)row.available, (int)row.reserved, (int)row.sold), row.version))
             .ToList(), cancellationToken);
 

@@ -11,9 +11,10 @@ namespace Lab.Grains;
 /// <summary>
 /// Receives a delivery and adds its lines to the stock, as the restock-writes seam says. The shop's own: each line through
 /// its SKU's inventory grain, the one writer of that row, so a restock and a reservation never overwrite each other. A
-/// stateless worker: deliveries are independent and may be received on any silo at once.
+/// reentrant stateless worker: deliveries are independent and may be received on any silo, as many at once as arrive.
 /// </summary>
 [StatelessWorker]
+[Reentrant]
 public sealed class RestockGrain(InventoryRepository inventory, ServiceIdentity identity) : Grain, IRestockGrain
 {
     private const string UnknownSku = "no such SKU";

@@ -49,26 +49,31 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
     }
 
     [Fact]
-    public async Task Optimistic_writes_collide_more_at_higher_concurrency_lose_nothing_and_the_grain_serialises_them_away()
+    public async Task Optimistic_writes_collide_once_writers_are_concurrent_lose_nothing_and_the_grain_serialises_them_away()
     {
         await fixture.ResetEverywhereAsync();
-        string[] skus = ["SKU-00181", "SKU-00182", "SKU-00183", "SKU-00184", "SKU-00185", "SKU-00186"];
+        // A delivery of eighteen SKUs (181-200 but the timeout tests' two): the job's write phase (eighteen writes after its read) is long against a request's own overhead.
+        var skus = Enumerable.Range(181, 20).Select(n => $"SKU-{n:00000}").Where(s => s != "SKU-00190" && s != "SKU-00191").ToArray();
         var initialBefore = InitialStock(skus);
         await fixture.EnableEverywhereAsync("optimistic-locking-collision", """{"parameters":{"attempts":"3"},"ttl":"2m"}""");
 
-        var low = await ContendAsync(skus, writers: 2, deliveries: 10);
-        var high = await ContendAsync(skus, writers: 8, deliveries: 10);
+        // One writer at a time, then eight. (Two against eight shows the growth on PostgreSQL, 22% against 50% here, but on
+        // SQLite, whose writes run synchronously in the driver, no more jobs write at once than there are cores.)
+        var low = await ContendAsync(skus, writers: 1, deliveries: 8);
+        var high = await ContendAsync(skus, writers: 8, deliveries: 8);
 
         await fixture.EnableEverywhereAsync("optimistic-locking-collision", """{"parameters":{"attempts":"3","cure":"true"},"ttl":"2m"}""");
-        var cured = await ContendAsync(skus, writers: 8, deliveries: 6);
+        var cured = await ContendAsync(skus, writers: 8, deliveries: 4);
         await fixture.DisableEverywhereAsync("optimistic-locking-collision");
 
         var added = InitialStock(skus) - initialBefore;
-        output.WriteLine($"2 writers: {low}; 8 writers: {high}; cure, 8 writers: {cured}; units added {added}");
+        output.WriteLine($"1 writer: {low}; 8 writers: {high}; cure, 8 writers: {cured}; units added {added}");
 
-        // Conflicts grow with the writers; a line that collided on all its attempts failed, the others were written.
-        Assert.True(high.Conflicts > 0, $"8 writers: {high}");
-        Assert.True(high.ConflictRate > low.ConflictRate, $"conflict rate {high.ConflictRate:P0} with 8 writers against {low.ConflictRate:P0} with 2");
+        // Conflicts come with concurrent writers: none while one job writes alone, many once eight do; a line that collided
+        // on all its attempts failed, the others were written.
+        Assert.Equal(0, low.Conflicts);
+        Assert.Equal(8 * skus.Length, low.UnitsWritten);
+        Assert.True(high.ConflictRate > 0.02, $"8 writers: {high}");
 
         // Nothing lost: every unit of every written line is in the stock, and the rows still add up.
         Assert.Equal(low.UnitsWritten + high.UnitsWritten + cured.UnitsWritten, added);
@@ -77,7 +82,7 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
         // The cure: the grains serialise the writes; no version-checked write, no conflict, every line written.
         Assert.Equal(0, cured.VersionedWrites);
         Assert.Equal(0, cured.Conflicts);
-        Assert.Equal(8 * 6 * skus.Length, cured.UnitsWritten);
+        Assert.Equal(8 * 4 * skus.Length, cured.UnitsWritten);
     }
 
     /// <summary>
@@ -168,7 +173,7 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
     {
         using var shop = LabProcessesFixture.OpenDatabase(fixture.Lab, "shop.db");
         return shop.Query<(string, long, long)>(
-                "SELECT sku, initial_stock, available + reserved + sold FROM inventory WHERE sku IN @skus AND initial_stock <> available + reserved + sold ORDER BY sku",
+                $"SELECT sku, initial_stock, available + reserved + sold FROM inventory WHERE {SkuIn(shop)} AND initial_stock <> available + reserved + sold ORDER BY sku",
                 new { skus })
             .ToList();
     }
@@ -176,8 +181,11 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
     private long InitialStock(string[] skus)
     {
         using var shop = LabProcessesFixture.OpenDatabase(fixture.Lab, "shop.db");
-        return shop.ExecuteScalar<long>("SELECT SUM(initial_stock) FROM inventory WHERE sku IN @skus", new { skus });
+        return shop.ExecuteScalar<long>($"SELECT SUM(initial_stock) FROM inventory WHERE {SkuIn(shop)}", new { skus });
     }
+
+    // Dapper expands IN @list for SQLite; Npgsql takes the array itself.
+    private static string SkuIn(DbConnection connection) => connection is Npgsql.NpgsqlConnection ? "sku = ANY(@skus)" : "sku IN @skus";
 
     private static string Describe(List<(string Sku, long Initial, long Counted)> rows) =>
         rows.Count == 0 ? "none" : string.Join(", ", rows.Select(r => $"{r.Sku} initial {r.Initial} vs counted {r.Counted}"));
