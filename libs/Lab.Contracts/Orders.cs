@@ -127,3 +127,28 @@ public interface IShippingGrain : IGrainWithGuidKey
     [Alias("GetShipment")]
     Task<string?> GetShipmentIdAsync();
 }
+
+/// <summary>Sales since a moment: totals, totals by order status and the best-selling SKUs, read in one transaction.</summary>
+/// <param name="Isolation">The isolation level the report's reads ran at.</param>
+[GenerateSerializer, Immutable, Alias("Lab.SalesReport")]
+public sealed record SalesReport(
+    [property: Id(0)] DateTimeOffset Since,
+    [property: Id(1)] long Orders,
+    [property: Id(2)] decimal Total,
+    [property: Id(3)] IReadOnlyList<SalesByStatus> ByStatus,
+    [property: Id(4)] IReadOnlyList<SkuSales> TopProducts,
+    [property: Id(5)] string Isolation);
+
+[GenerateSerializer, Immutable, Alias("Lab.SalesByStatus")]
+public sealed record SalesByStatus([property: Id(0)] string Status, [property: Id(1)] long Orders, [property: Id(2)] decimal Total);
+
+[GenerateSerializer, Immutable, Alias("Lab.SkuSales")]
+public sealed record SkuSales([property: Id(0)] string Sku, [property: Id(1)] long Units);
+
+/// <summary>The back office's reports (a stateless worker: reports are independent reads).</summary>
+[Alias("Lab.IReportGrain")]
+public interface IReportGrain : IGrainWithIntegerKey
+{
+    [Alias("Sales")]
+    Task<SalesReport> SalesAsync(DateTimeOffset since);
+}

@@ -20,6 +20,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<OrderRepository>();
         services.AddSingleton<CustomerRepository>();
         services.AddSingleton<ProjectionRepository>();
+        services.AddSingleton<ReportRepository>();
         return services;
     }
 

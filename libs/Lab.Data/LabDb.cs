@@ -1,3 +1,4 @@
+using System.Data;
 using System.Collections;
 using System.Data.Common;
 using System.Diagnostics;
@@ -63,8 +64,16 @@ public sealed class LabDb : IDisposable
         CancellationToken cancellationToken = default, string? sku = null) =>
         ExecuteAsync(operation, (connection, transaction) => work(connection, transaction!), transactional: true, sku, cancellationToken);
 
+    /// <summary>
+    /// Runs <paramref name="work"/> inside one read transaction at <paramref name="isolation"/> (PostgreSQL: the level it
+    /// names; SQLite: a deferred transaction, which in WAL mode reads one snapshot whatever the level).
+    /// </summary>
+    public Task<T> InReadTransactionAsync<T>(DbOperation operation, IsolationLevel isolation, Func<DbConnection, DbTransaction, Task<T>> work,
+        CancellationToken cancellationToken = default) =>
+        ExecuteAsync(operation, (connection, transaction) => work(connection, transaction!), transactional: true, sku: null, cancellationToken, isolation);
+
     private async Task<T> ExecuteAsync<T>(DbOperation operation, Func<DbConnection, DbTransaction?, Task<T>> work, bool transactional,
-        string? sku, CancellationToken cancellationToken)
+        string? sku, CancellationToken cancellationToken, IsolationLevel? readIsolation = null)
     {
         using var activity = StartActivity(operation);
         var started = Stopwatch.GetTimestamp();
@@ -78,7 +87,9 @@ public sealed class LabDb : IDisposable
             try
             {
                 await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using var transaction = transactional ? await BeginAsync(connection, sku, activity, DefersWrites(), cancellationToken).ConfigureAwait(false) : null;
+                await using var transaction = !transactional ? null
+                    : readIsolation is { } isolation ? await BeginReadAsync(connection, isolation, activity, cancellationToken).ConfigureAwait(false)
+                    : await BeginAsync(connection, sku, activity, DefersWrites(), cancellationToken).ConfigureAwait(false);
                 if (hooked)
                 {
                     // Inside the span and, for writes, inside the transaction: a scenario can hold the write lock.
@@ -139,6 +150,14 @@ public sealed class LabDb : IDisposable
         DbLockWait.Add(activity, waited);
         LabTelemetry.DbLockWait.Record(waited.TotalSeconds);
         return transaction;
+    }
+
+    private static async Task<DbTransaction> BeginReadAsync(DbConnection connection, IsolationLevel isolation, Activity? activity, CancellationToken cancellationToken)
+    {
+        activity?.SetTag("db.transaction.isolation", connection is Microsoft.Data.Sqlite.SqliteConnection ? "snapshot (SQLite WAL)" : isolation.ToString());
+        return connection is Microsoft.Data.Sqlite.SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : await connection.BeginTransactionAsync(isolation, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A connection outside the pipeline, for schema set-up and bulk seeding only.</summary>

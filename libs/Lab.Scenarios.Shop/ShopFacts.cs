@@ -29,6 +29,15 @@ internal static class ShopFacts
         }
     }
 
+    /// <summary>Reports that <paramref name="scenario"/> cannot act on the current provider, or nothing when it can.</summary>
+    public static void RequirePostgres(string scenario, ValidationErrors errors)
+    {
+        if (ShopDatabaseSystem.Current != ShopDatabaseSystem.Postgres)
+        {
+            errors.Add("database", $"{scenario} requires the PostgreSQL provider (Database:Provider=Postgres, lab up --postgres); this lab's database is {ShopDatabaseSystem.Current}.");
+        }
+    }
+
     /// <summary>True for payments' POST of a new charge (HTTP server hook).</summary>
     public static bool IsChargeRequest(HookContext ctx) =>
         string.Equals(ctx.HttpMethod, "POST", StringComparison.OrdinalIgnoreCase)

@@ -37,6 +37,7 @@ public static class ShopOperations
     public const string PaymentsRefund = "payments.refund";
     public const string ProjectionGet = "projection.get";
     public const string ProjectionSave = "projection.save";
+    public const string ReportSales = "report.sales";
     public const string ShippingGet = "shipping.get";
     public const string ShippingInsert = "shipping.insert";
 
@@ -55,6 +56,8 @@ public static class ShopRoutes
     public const string OrderHistory = "/api/customers/{customerId}/orders";
 
     public const string ProductSearch = "/api/catalog/search";
+
+    public const string SalesReport = "/api/admin/reports/sales";
 }
 
 /// <summary>A cache entry that cache hooks can reason about: when it was last loaded (null = never).</summary>

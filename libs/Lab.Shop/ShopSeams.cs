@@ -64,6 +64,9 @@ public static class ShopSeams
     public static readonly Seam<RestockWriting> RestockWrites = new("restock-writes",
         "Who writes a delivery's units to the stock rows. The shop's own: each line through its SKU's inventory grain, the row's single writer, as a relative update.");
 
+    public static readonly Seam<System.Data.IsolationLevel> ReportIsolation = new("report-isolation",
+        "The isolation of the sales report's read transaction. The shop's own: REPEATABLE READ on PostgreSQL, one snapshot for every read of the report (SQLite's read transactions are snapshots whatever the level).");
+
     /// <summary>Every seam of the shop in declaration order, for the catalog's documentation.</summary>
     public static IReadOnlyList<Seam> All { get; } = typeof(ShopSeams).GetFields(BindingFlags.Public | BindingFlags.Static)
         .Select(field => field.GetValue(null)).OfType<Seam>().ToList();

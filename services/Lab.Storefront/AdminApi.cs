@@ -8,7 +8,7 @@ public sealed record RestockRequest(IReadOnlyList<RestockRequestLine?>? Lines);
 
 public sealed record RestockRequestLine(string? Sku, int? Quantity);
 
-/// <summary>The shop's back office: deliveries received into stock. Every call needs the control token, as /lab's mutations do.</summary>
+/// <summary>The shop's back office: deliveries received into stock, sales reports. Every call needs the control token, as /lab's mutations do.</summary>
 public static class AdminApi
 {
     public const int MaxRestockLines = 500;
@@ -20,7 +20,22 @@ public static class AdminApi
         admin.MapPost("/restock", RestockAsync).WithName("Restock")
             .WithDescription("Receives a delivery: adds each line's units to its SKU's stock. Needs Authorization: Bearer CONTROL_TOKEN.")
             .Produces<RestockReport>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status401Unauthorized);
+        admin.MapGet("/reports/sales", SalesReportAsync).WithName("SalesReport")
+            .WithDescription("Sales since a moment (default: the last 24 hours): totals, totals by order status and the best-selling SKUs, read in one transaction. Needs Authorization: Bearer CONTROL_TOKEN.")
+            .Produces<SalesReport>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status401Unauthorized);
         return app;
+    }
+
+    private static async Task<IResult> SalesReportAsync(IGrainFactory grains, string? since)
+    {
+        var from = DateTimeOffset.UtcNow.AddDays(-1);
+        if (since is not null && !DateTimeOffset.TryParse(since, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal, out from))
+        {
+            return ProblemDetailsHandling.Validation("since", "since must be a date and time such as 2026-12-03T10:00:00Z.");
+        }
+
+        return TypedResults.Ok(await grains.GetGrain<IReportGrain>(0).SalesAsync(from.ToUniversalTime()));
     }
 
     private static async Task<IResult> RestockAsync(IGrainFactory grains, RestockRequest? body)

@@ -33,6 +33,7 @@ public sealed class JourneyCatalog
         new CheckoutJourney(),
         new HistoryJourney(),
         new RestockJourney(),
+        new ReportJourney(),
         new GetJourney(),
     ]);
 

@@ -149,6 +149,27 @@ public sealed class RestockJourney : IJourney
     }
 }
 
+/// <summary>
+/// The back office reads the sales report of the last hour and checks that it agrees with itself: its order count equals
+/// the sum of its by-status rows (they are read in one transaction). A report that disagrees fails the step.
+/// </summary>
+public sealed class ReportJourney : IJourney
+{
+    public string Name => "report";
+
+    public IReadOnlyList<string> Steps { get; } = ["report"];
+
+    public async ValueTask RunAsync(JourneyContext context, CancellationToken cancellationToken)
+    {
+        var since = DateTime.UtcNow.AddHours(-1).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var report = await context.SendAsync("report", HttpMethod.Get, $"/api/admin/reports/sales?since={since}", backOffice: true, cancellationToken: cancellationToken);
+        if (report.Ok && ShopJson.SalesReportDisagreement(report.Body) is { } disagreement)
+        {
+            context.FailStep("report", disagreement);
+        }
+    }
+}
+
 public sealed class HistoryJourney : IJourney
 {
     public string Name => "history";
@@ -194,6 +215,28 @@ internal static class ShopJson
 
     public static ReadOnlyMemory<byte> Delivery(IEnumerable<(string Sku, int Quantity)> lines) =>
         Encoding.UTF8.GetBytes($$"""{"lines":[{{string.Join(",", lines.Select(l => $$"""{"sku":"{{l.Sku}}","quantity":{{l.Quantity}}}"""))}}]}""");
+
+    /// <summary>Why a sales report disagrees with itself (orders against the sum of its by-status rows), or null when it agrees.</summary>
+    public static string? SalesReportDisagreement(ReadOnlyMemory<byte> json)
+    {
+        if (!TryParse(json, out var doc))
+        {
+            return "the report is not JSON";
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("orders", out var orders) || !root.TryGetProperty("byStatus", out var byStatus)
+                || byStatus.ValueKind != JsonValueKind.Array)
+            {
+                return "the report has no orders or byStatus";
+            }
+
+            var sum = byStatus.EnumerateArray().Sum(row => row.TryGetProperty("orders", out var n) && n.TryGetInt64(out var v) ? v : 0);
+            return orders.TryGetInt64(out var total) && total == sum ? null : $"the report counts {orders} orders but its statuses {sum}";
+        }
+    }
 
     public static bool IsFinal(string? status) =>
         status is not null && (FinalStatuses.Contains(status, StringComparer.OrdinalIgnoreCase) || status is "3" or "4" or "5");

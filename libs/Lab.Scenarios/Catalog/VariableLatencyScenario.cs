@@ -37,7 +37,7 @@ public sealed class VariableLatencyScenario : Scenario
             var spread = new SignatureFigure("p99/p50", "×", "load client latency: p99 / p50 of all requests",
                 m => m.Load.P99Ms is { } p99 && m.Load.P50Ms is { } p50 ? SignatureFigure.Ratio(p99, p50) : null);
             return new ExperimentSpec(Meta.Name, [mean, spread, SignatureFigure.InjectionsPerRequest(Meta.Name)],
-                [SteadyStateProbe.P99Below(TimeSpan.FromMilliseconds(250)), SteadyStateProbe.ErrorsBelow(0.01)])
+                [SteadyStateProbe.AtBaseline(mean, tolerance: 1, slack: 10), SteadyStateProbe.ErrorsBelow(0.01)])
             {
                 Mix = "browse=100",
                 Fault = new Dictionary<string, string> { ["mean"] = "60ms", ["hook"] = "http-server" },
