@@ -36,9 +36,10 @@ public sealed class RestockGrain(InventoryRepository inventory, ServiceIdentity 
     }
 
     /// <summary>
-    /// The job as a naive one is written: read every level in one query, then write each back with its units added. What
-    /// changed a row between the read and its write (a reservation, a sale) is overwritten, unless the write checks the
-    /// row's version; then it re-reads that row and tries again, up to the policy's attempts.
+    /// The job as a naive one is written: read every level in one query, then line by line look the product up (a delivery
+    /// note may name a SKU the shop does not sell) and write its level back with the units added. What changed a row
+    /// between the read and its write (a reservation, a sale) is overwritten, unless the write checks the row's version;
+    /// then it re-reads that row and tries again, up to the policy's attempts.
     /// </summary>
     private async Task<RestockReport> ReadModifyWriteAsync(IReadOnlyList<RestockLine> lines, RestockWriting writing)
     {
@@ -48,7 +49,7 @@ public sealed class RestockGrain(InventoryRepository inventory, ServiceIdentity 
         var conflicts = 0;
         foreach (var line in lines)
         {
-            if (!read.TryGetValue(line.Sku, out var row))
+            if (!read.TryGetValue(line.Sku, out var row) || await GrainFactory.GetGrain<IProductGrain>(line.Sku).GetAsync() is null)
             {
                 written.Add(new RestockedLine(line.Sku, null, UnknownSku));
                 continue;

@@ -27,7 +27,7 @@ public sealed class DoubleWriteScenario : Scenario
                    "reservation or release; the restock job's whole-level writes (inventory.write-level) are tagged lab.scenario=double-write; with the cure none appear.",
         Cure: "A single writer per row (the SKU's inventory grain, which serialises every change to it), or an optimistic version column that refuses a write based on a stale read.",
         Runbook: new Runbook(
-            Break: "lab scenario enable double-write, then run load with restocks: lab load --mix checkout=70,restock=30",
+            Break: "lab scenario enable double-write, then run load with restocks of the best sellers: lab load --mix checkout=60,restock=40 --rate 40",
             Hint: "Every write succeeds, yet lab verify finds stock that does not add up. Which writers touch the inventory rows, and what does each one read before it writes?",
             Verify: "lab verify lists stock-conservation violations for hot SKUs; a restock trace holds one inventory.read-levels span and then inventory.write-level spans, " +
                     "while checkout traces of the same SKUs hold inventory.reserve spans that ended in between.",

@@ -30,7 +30,7 @@ public sealed class OptimisticLockingCollisionScenario : Scenario
                    "each version-checked write is tagged lab.scenario=optimistic-locking-collision and each conflict is a lab.db.write_conflict span event.",
         Cure: "Partition the hot row or serialise its writers: here each SKU's inventory grain is its only writer, so there is nothing to collide with.",
         Runbook: new Runbook(
-            Break: "lab scenario enable optimistic-locking-collision --set attempts=3, then: lab load --mix checkout=50,restock=50 --rate 40",
+            Break: "lab scenario enable optimistic-locking-collision --set attempts=3, then: lab load --mix checkout=50,restock=50 --rate 60",
             Hint: "Restocks sometimes fail with a conflict and take longer as load grows, though nothing is broken. How often does a write find the row changed, and how does that grow with concurrency?",
             Verify: "lab_db_write_conflicts_total climbs faster than the version-checked writes as the rate grows; a slow restock trace holds several inventory.write-level-versioned spans for one SKU with lab.db.write_conflict events between them.",
             Restore: "lab scenario change optimistic-locking-collision --set cure=true (no conflicts: the grains serialise), or disable it."))

@@ -54,10 +54,12 @@ public sealed class PhantomReadScenario : Scenario
         {
             var reports = new SignatureFigure("reports", "", $"storefront GET {ShopRoutes.SalesReport}", m => m.Requests("storefront", "GET", ShopRoutes.SalesReport), LowerIsBetter: false);
             var readCommitted = new SignatureFigure("reports at READ COMMITTED", "", "lab.scenario.injections{scenario=phantom-read}", m => m.Delta("", LabMetricNames.Injections, ("scenario", Name)));
-            // The load client's report journey fails a report that disagrees with itself: the errors are the phantoms.
-            return new ExperimentSpec(Name, [reports, readCommitted, SignatureFigure.ErrorShare], [SteadyStateProbe.ErrorsBelow(0.01)])
+            // The load client's report journey fails a report that disagrees with itself.
+            var disagreeing = new SignatureFigure("reports that disagree", "", "load client: report journeys failed (orders ≠ the sum of byStatus)",
+                m => m.Load.Failed("report"));
+            return new ExperimentSpec(Name, [disagreeing, reports, readCommitted], [SteadyStateProbe.AtBaseline(disagreeing, tolerance: 0, slack: 0)])
             {
-                Mix = "checkout=70,report=30",
+                Mix = "checkout=80,report=20",
                 Cure = ExperimentSpec.CureOn,
             };
         }

@@ -37,9 +37,33 @@ public sealed class TransportTests
             return Results.Problem(statusCode: 409, title: "out of stock");
         });
         app.MapGet("/big", () => Results.Text(new string('y', 300_000)));
+        app.MapGet("/whoami", (HttpContext context) => Results.Text(context.Request.Headers.Authorization.ToString()));
     });
 
     public static TheoryData<string> Kinds => new() { "raw", "httpclient" };
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Transports_send_the_back_office_token_only_on_the_requests_that_carry_one(string kind)
+    {
+        await using var server = await Server();
+        using var shared = Create(kind, server.Address);
+        var transport = shared.ForWorker();
+        try
+        {
+            var signed = await transport.SendAsync(new TransportRequest(HttpMethod.Get, "/whoami", default, TraceParent, true, "Bearer s3cret"), CancellationToken.None);
+            var plain = await transport.SendAsync(Get("/whoami"), CancellationToken.None);
+            Assert.Equal("Bearer s3cret", Encoding.UTF8.GetString(signed.Body.Span));
+            Assert.Equal("", Encoding.UTF8.GetString(plain.Body.Span));
+        }
+        finally
+        {
+            if (!ReferenceEquals(transport, shared))
+            {
+                transport.Dispose();
+            }
+        }
+    }
 
     private static ILoadTransport Create(string kind, Uri address) =>
         kind == "raw" ? new RawHttpTransport(address) : new HttpClientTransport(address, 4);

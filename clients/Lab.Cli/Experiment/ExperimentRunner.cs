@@ -172,7 +172,10 @@ public static class ExperimentRunner
     };
 
     private static LoadFigures FiguresOf(LoadReport load) =>
-        new(load.Requests.Count, load.Requests.Errors, load.Requests.LatencyMs?.P99, load.Requests.LatencyMs?.P50);
+        new(load.Requests.Count, load.Requests.Errors, load.Requests.LatencyMs?.P99, load.Requests.LatencyMs?.P50)
+        {
+            FailedJourneys = load.Journeys.ToDictionary(j => j.Name, j => j.Journey.Errors),
+        };
 
     /// <summary>
     /// Held or deviated: every probe of the steady state against the baseline. A phase with the scenario on also counts its

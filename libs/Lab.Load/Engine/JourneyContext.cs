@@ -61,6 +61,9 @@ public sealed class JourneyContext : IDisposable
     /// <summary>A product SKU, "SKU-00001" being the most popular.</summary>
     public string PickSku() => $"SKU-{_run.Skus.Sample(Random):D5}";
 
+    /// <summary>One of the <paramref name="top"/> best sellers (SKU-00001 to SKU-{top}), uniformly: what a restock brings in.</summary>
+    public string PickBestSeller(int top) => $"SKU-{1 + Random.Next(Math.Min(top, _run.Skus.Count)):D5}";
+
     public int PickCustomer() => _run.Customers.Sample(Random);
 
     public string PickSearchWord() => SearchWords[Random.Next(SearchWords.Length)];

@@ -126,22 +126,24 @@ public sealed class CheckoutJourney : IJourney
 
 /// <summary>List a customer's recent orders and open the newest one.</summary>
 /// <summary>
-/// The back office receives a delivery of 3-8 popular SKUs (the ones that sell), 5-20 units each. Needs the control
-/// token (the plan's): without one every restock is refused with 401.
+/// The back office receives a delivery note of 10-30 lines from the fifty best sellers (what sells is what gets
+/// restocked), 5-20 units each. Needs the control token (the plan's): without one every restock is refused with 401.
 /// </summary>
 public sealed class RestockJourney : IJourney
 {
+    private const int BestSellers = 50;
+
     public string Name => "restock";
 
     public IReadOnlyList<string> Steps { get; } = ["restock"];
 
     public async ValueTask RunAsync(JourneyContext context, CancellationToken cancellationToken)
     {
-        var count = 3 + context.Random.Next(6);
+        var count = 10 + context.Random.Next(21);
         var skus = new HashSet<string>(StringComparer.Ordinal);
         for (var draws = 0; skus.Count < count && draws < count * 10; draws++)
         {
-            skus.Add(context.PickSku());
+            skus.Add(context.PickBestSeller(BestSellers));
         }
 
         await context.SendAsync("restock", HttpMethod.Post, "/api/admin/restock",
@@ -150,19 +152,21 @@ public sealed class RestockJourney : IJourney
 }
 
 /// <summary>
-/// The back office reads the sales report of the last hour and checks that it agrees with itself: its order count equals
-/// the sum of its by-status rows (they are read in one transaction). A report that disagrees fails the step.
+/// The back office reads the sales report since the shop opened (the seed's first order, 2025-01-01: every order, a long
+/// read as real reports are) and checks that it agrees with itself: its order count equals the sum of its by-status rows
+/// (they are read in one transaction). A report that disagrees fails the step.
 /// </summary>
 public sealed class ReportJourney : IJourney
 {
+    private const string ShopOpened = "2025-01-01T00:00:00Z";
+
     public string Name => "report";
 
     public IReadOnlyList<string> Steps { get; } = ["report"];
 
     public async ValueTask RunAsync(JourneyContext context, CancellationToken cancellationToken)
     {
-        var since = DateTime.UtcNow.AddHours(-1).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-        var report = await context.SendAsync("report", HttpMethod.Get, $"/api/admin/reports/sales?since={since}", backOffice: true, cancellationToken: cancellationToken);
+        var report = await context.SendAsync("report", HttpMethod.Get, $"/api/admin/reports/sales?since={ShopOpened}", backOffice: true, cancellationToken: cancellationToken);
         if (report.Ok && ShopJson.SalesReportDisagreement(report.Body) is { } disagreement)
         {
             context.FailStep("report", disagreement);

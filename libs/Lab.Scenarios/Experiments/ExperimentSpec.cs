@@ -73,7 +73,14 @@ public sealed record SignatureFigure(string Name, string Unit, string Source, Fu
 }
 
 /// <summary>What the load client measured in one phase.</summary>
-public sealed record LoadFigures(long Requests, long Errors, double? P99Ms, double? P50Ms = null);
+public sealed record LoadFigures(long Requests, long Errors, double? P99Ms, double? P50Ms = null)
+{
+    /// <summary>Failed journeys by name, as the load client judged them (a bad answer or a check of the journey's own).</summary>
+    public IReadOnlyDictionary<string, long> FailedJourneys { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>How often the journey failed in the phase (0 when it never did, or never ran).</summary>
+    public long Failed(string journey) => FailedJourneys.GetValueOrDefault(journey);
+}
 
 /// <summary>What one phase measured: every process's metrics before and after it, and the load client's figures.</summary>
 public sealed record PhaseMeasurements(LabMetrics Before, LabMetrics After, LoadFigures Load)
@@ -134,6 +141,13 @@ public sealed record SteadyStateProbe(string Expression, Func<PhaseMeasurements,
             var errors = SignatureFigure.ErrorShare.Measure(phase);
             return new ProbeResult(expression, errors, share * 100, errors is not { } e || e < share * 100);
         });
+    }
+
+    /// <summary>The figure stays below <paramref name="limit"/>, in its own unit. Held when it cannot be computed.</summary>
+    public static SteadyStateProbe Below(SignatureFigure figure, double limit)
+    {
+        var expression = $"{figure.Name}<{limit.ToString(CultureInfo.InvariantCulture)}{figure.Unit}";
+        return new(expression, (phase, _) => new ProbeResult(expression, figure.Measure(phase), limit, figure.Measure(phase) is not { } v || v < limit));
     }
 
     /// <summary>No invariant violation appeared during the phase (lost updates, stock that does not add up, charges without orders).</summary>
