@@ -24,21 +24,20 @@ namespace Lab.Grains;
 public sealed class PaymentsResiliencePipelines(ShopPolicies policies, ServiceIdentity identity, TimeProvider time)
 {
     private readonly Lock _lock = new();
-    private readonly PaymentsPolicies _own = new(policies.PaymentsRetry, policies.PaymentsBreaker, policies.PaymentsTimeout, policies.PaymentsBulkhead);
-    private PaymentsPipeline? _production;
+    private readonly PaymentsPipeline _production = PaymentsPipeline.Build(
+        new PaymentsPolicies(policies.PaymentsRetry, policies.PaymentsBreaker, policies.PaymentsTimeout, policies.PaymentsBulkhead), time);
     private volatile PaymentsPipeline? _regressed;
-
-    private PaymentsPipeline Production => _production ??= PaymentsPipeline.Build(_own, time);
 
     /// <summary>The pipeline for this call: the shop's own, or the one of the variants a scenario put in place.</summary>
     public PaymentsPipeline Current()
     {
+        var own = _production.Policies;
         var wanted = new PaymentsPolicies(
-            ShopSeams.PaymentsRetry.Resolve(identity, _own.Retry),
-            ShopSeams.PaymentsBreaker.Resolve(identity, _own.Breaker),
-            ShopSeams.PaymentsTimeout.Resolve(identity, _own.AttemptTimeout),
-            ShopSeams.PaymentsBulkhead.Resolve(identity, _own.Bulkhead));
-        var pipeline = wanted == _own ? Production : Regressed(wanted);
+            ShopSeams.PaymentsRetry.Resolve(identity, own.Retry),
+            ShopSeams.PaymentsBreaker.Resolve(identity, own.Breaker),
+            ShopSeams.PaymentsTimeout.Resolve(identity, own.AttemptTimeout),
+            ShopSeams.PaymentsBulkhead.Resolve(identity, own.Bulkhead));
+        var pipeline = wanted == own ? _production : Regressed(wanted);
         PaymentsBreakerTelemetry.Track(pipeline);
         return pipeline;
     }
@@ -156,8 +155,9 @@ public sealed class PaymentsPipeline
     }
 
     /// <summary>
-    /// What a retry or a breaker counts as a failure of payments: no answer (or none within the attempt's timeout), a 5xx, 408 or 429. Not a 504: payments
-    /// answers it when the caller's own deadline is too close to charge, which says nothing about payments' health.
+    /// What a retry or a breaker counts as a failure of payments: no answer (or none within the attempt's timeout), a 5xx,
+    /// 408 or 429. Not a 504: payments answers it when the caller's own deadline is too close to charge, which says
+    /// nothing about payments' health.
     /// </summary>
     internal static bool IsTransient(Outcome<HttpResponseMessage> outcome) =>
         outcome.Exception is HttpRequestException or TimeoutRejectedException

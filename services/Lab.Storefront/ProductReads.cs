@@ -10,7 +10,7 @@ namespace Lab.Storefront;
 /// <summary>
 /// The storefront's product reads, hedged as the product-read-hedging seam says: a read that has not answered within the
 /// hedge delay gets a second, concurrent one (product grains are reentrant, so it does not queue behind the first) and the
-/// first answer wins; the other is cancelled, at the grain too. A read is idempotent, so the loser costs only its own work. The shop's own pipeline is built once; a
+/// first answer wins, an error included; the other is cancelled, at the grain too. A read is idempotent, so the loser costs only its own work. The shop's own pipeline is built once; a
 /// regressed variant gets its own while it lasts.
 /// </summary>
 public sealed class ProductReads(IGrainFactory grains, ShopPolicies policies, ServiceIdentity identity)
@@ -56,8 +56,9 @@ public sealed class ProductReads(IGrainFactory grains, ShopPolicies policies, Se
                 {
                     MaxHedgedAttempts = policy.Hedges,
                     Delay = policy.Delay,
-                    // A read that failed is hedged at once as well; a missing product (null) is an answer.
-                    ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException),
+                    // Hedging answers slowness only: the first outcome, an error or a missing product (null) included, is the
+                    // answer. (Retrying errors is another policy; it would hide a failing grain behind a second call.)
+                    ShouldHandle = _ => ValueTask.FromResult(false),
                     OnHedging = args =>
                     {
                         ResilienceTelemetry.Hedged(Operation);

@@ -18,7 +18,11 @@ namespace Lab.Tests.Scenarios;
 /// </summary>
 public sealed class ScenarioProcessesFixture : IAsyncLifetime
 {
+    /// <summary>The payments client's timeout for a whole call, retries included (Payments:Timeout).</summary>
     public static readonly TimeSpan PaymentsTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>The payments client's timeout per attempt (the shop's own, Resilience:PaymentsAttemptTimeout), stated here.</summary>
+    public static readonly TimeSpan PaymentsAttemptTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>How long the shop's own payments breaker stays open (5 s by default), shrunk so recovery shows in a second.</summary>
     public static readonly TimeSpan BreakerBreakDuration = TimeSpan.FromSeconds(1);
@@ -40,6 +44,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
             ["Seed__MinStock"] = "100000",
             ["Seed__MaxStock"] = "100000",
             ["Payments__Timeout"] = PaymentsTimeout.ToString("c", CultureInfo.InvariantCulture),
+            ["Resilience__PaymentsAttemptTimeout"] = PaymentsAttemptTimeout.ToString("c", CultureInfo.InvariantCulture),
             ["Orleans__ResponseTimeout"] = "00:00:05",
             ["Resilience__BreakerBreakDuration"] = BreakerBreakDuration.ToString("c", CultureInfo.InvariantCulture),
             ["Orleans__Scheduling__TurnWarningLengthThreshold"] = LongTurnThreshold.ToString("c", CultureInfo.InvariantCulture),
