@@ -15,6 +15,7 @@ public sealed class ErrorBurstTests(ScenarioLabFixture fixture, ITestOutputHelpe
     {
         await fixture.ResetEverywhereAsync();
         var injectedBefore = await InjectionsAsync();
+        var hedgesBefore = await HedgesAsync();
         var (activation, _) = await fixture.EnableAsync("error-burst",
             """{"parameters":{"rate":"50%","window":"6s","hook":"grain"},"target":{"grainInterface":"IProductGrain"},"ttl":"1m","seed":7}""");
         var windowEnd = activation.GetProperty("activatedAt").GetDateTimeOffset() + Window;
@@ -53,8 +54,11 @@ public sealed class ErrorBurstTests(ScenarioLabFixture fixture, ITestOutputHelpe
         Assert.True(afterWindow.Count >= 10, $"only {afterWindow.Count} requests after the window");
         Assert.All(afterWindow, r => Assert.Equal(HttpStatusCode.OK, r.Status));
 
-        // The silos counted exactly the failures the storefront saw.
-        Assert.Equal(errors.Count, await InjectionsAsync() - injectedBefore);
+        // The silos counted the failures the storefront saw, and at most one more for each read the storefront hedged (a read
+        // slower than the hedge delay on a busy machine gets a second attempt, which may fail too while its first answers).
+        var injected = await InjectionsAsync() - injectedBefore;
+        var hedged = await HedgesAsync() - hedgesBefore;
+        Assert.InRange(injected, errors.Count, errors.Count + hedged);
 
         await fixture.DisableEverywhereAsync("error-burst");
         for (var i = 0; i < 20; i++)
@@ -63,6 +67,9 @@ public sealed class ErrorBurstTests(ScenarioLabFixture fixture, ITestOutputHelpe
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
     }
+
+    private async Task<double> HedgesAsync() =>
+        (await fixture.ScrapeAsync("storefront")).Sum("lab_hedges_total", ("operation", "product.get"));
 
     private async Task<bool> AppliedBySilosAsync()
     {
