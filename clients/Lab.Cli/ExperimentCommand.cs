@@ -20,7 +20,7 @@ public static class ExperimentCommand
     {
         var topology = new TopologyOptions();
         var name = new Argument<string>("scenario") { Description = "The scenario to study (lab scenario list shows them all)" };
-        var rate = new Option<string>("--rate") { Description = "Journeys per second in every phase (open model)", DefaultValueFactory = _ => "20/s" };
+        var rate = new Option<string?>("--rate") { Description = "Journeys per second in every phase (open model) [default: the rate the scenario's experiment names, else 20/s]" };
         var phase = new Option<string>("--phase") { Description = "Length of each phase", DefaultValueFactory = _ => "30s" };
         var mix = new Option<string?>("--mix") { Description = "Journey mix (checkout=70,browse=30) or preset; default: the one that exposes the scenario" };
         var set = new Option<string[]>("--set") { Description = "A fault parameter, key=value (repeatable)", AllowMultipleArgumentsPerToken = false };
@@ -43,7 +43,7 @@ public static class ExperimentCommand
                 options = new ExperimentOptions
                 {
                     Scenario = result.GetValue(name)!,
-                    Rate = LoadSyntax.ParseRate(result.GetValue(rate)!, "--rate"),
+                    Rate = result.GetValue(rate) is { } text ? LoadSyntax.ParseRate(text, "--rate") : null,
                     Phase = LoadSyntax.ParseDuration(result.GetValue(phase)!, "--phase"),
                     Mix = result.GetValue(mix),
                     Set = (result.GetValue(set) ?? []).Select(text => LoadSyntax.ParseKeyValue(text)).ToDictionary(),

@@ -59,6 +59,8 @@ public sealed class DoubleWriteScenario : Scenario
             {
                 Mix = "checkout=60,restock=40",
                 Cure = ExperimentSpec.CureOn,
+                // Lost updates need a reservation inside the job's short window between its read and its writes: 20 journeys/s rarely gives one.
+                Rate = 40,
             };
         }
     }

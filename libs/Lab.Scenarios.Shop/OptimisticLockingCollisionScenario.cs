@@ -63,6 +63,8 @@ public sealed class OptimisticLockingCollisionScenario : Scenario
             {
                 Mix = "checkout=50,restock=50",
                 Cure = ExperimentSpec.CureOn,
+                // Conflicts need deliveries of the same SKUs at once: 20 journeys/s rarely gives them.
+                Rate = 40,
             };
         }
     }

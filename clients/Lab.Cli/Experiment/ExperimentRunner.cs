@@ -20,7 +20,10 @@ public sealed record ExperimentOptions
 {
     public required string Scenario { get; init; }
 
-    public double Rate { get; init; } = 20;
+    /// <summary>Journeys per second in every phase; null = the scenario's own (<see cref="ExperimentSpec.Rate"/>), else <see cref="DefaultRate"/>.</summary>
+    public double? Rate { get; init; }
+
+    public const double DefaultRate = 20;
 
     public TimeSpan Phase { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -81,6 +84,7 @@ public static class ExperimentRunner
         }
 
         var definition = SpecOf(options.Scenario);
+        options = options with { Rate = options.Rate ?? definition.Rate ?? ExperimentOptions.DefaultRate };
         var mix = ParseMix(options.Mix ?? definition.Mix);
         var fault = new Dictionary<string, string>(definition.Fault);
         foreach (var (key, value) in options.Set)
@@ -144,7 +148,7 @@ public static class ExperimentRunner
             Scenario = options.Scenario,
             StartedAt = started,
             Target = lab.Storefront.ToString(),
-            Rate = options.Rate,
+            Rate = options.Rate ?? ExperimentOptions.DefaultRate,
             PhaseSeconds = options.Phase.TotalSeconds,
             Mix = mix.ToString(),
             Seed = options.Seed,
@@ -159,7 +163,7 @@ public static class ExperimentRunner
     private static LoadPlan PlanOf(ExperimentOptions options, ExperimentLab lab, JourneyMix mix, TimeSpan duration, int seed) => new()
     {
         Target = lab.Storefront,
-        Model = OpenModel.Constant(options.Rate),
+        Model = OpenModel.Constant(options.Rate ?? ExperimentOptions.DefaultRate),
         Duration = duration,
         Mix = mix,
         Seed = seed,

@@ -17,6 +17,9 @@ public sealed record ExperimentSpec(string Scenario, IReadOnlyList<SignatureFigu
     /// <summary>A journey mix ("checkout=70,browse=30") or a preset name.</summary>
     public string Mix { get; init; } = "default";
 
+    /// <summary>Journeys per second that expose the scenario, when the runner's default is too little; --rate overrides it.</summary>
+    public double? Rate { get; init; }
+
     /// <summary>Parameters of the fault phase (the scenario's defaults fill the rest).</summary>
     public IReadOnlyDictionary<string, string> Fault { get; init; } = None;
 

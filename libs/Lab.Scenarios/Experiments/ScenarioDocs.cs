@@ -83,7 +83,7 @@ public static class ScenarioDocs
         md.AppendLine(CultureInfo.InvariantCulture, $"- **Cure:** {meta.Cure ?? "none"}");
         var experiment = scenario.Experiment;
         md.AppendLine(CultureInfo.InvariantCulture,
-            $"- **Experiment** (`lab experiment {meta.Name}`): figures {string.Join(", ", experiment.Figures.Select(f => $"{f.Name}{(f.Unit.Length > 0 ? $" ({f.Unit})" : "")}"))}; steady state {string.Join(", ", experiment.SteadyState.Select(p => $"`{p.Expression}`"))}; load `{experiment.Mix}`{(experiment.Target.Count == 0 ? "" : $"; target `{string.Join(",", experiment.Target.Select(t => $"{t.Key}={t.Value}"))}`")}{(experiment.Cure is null ? "" : "; a cure phase")}");
+            $"- **Experiment** (`lab experiment {meta.Name}`): figures {string.Join(", ", experiment.Figures.Select(f => $"{f.Name}{(f.Unit.Length > 0 ? $" ({f.Unit})" : "")}"))}; steady state {string.Join(", ", experiment.SteadyState.Select(p => $"`{p.Expression}`"))}; load `{experiment.Mix}`{(experiment.Rate is { } rate ? $" at {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)} journeys/s" : "")}{(experiment.Target.Count == 0 ? "" : $"; target `{string.Join(",", experiment.Target.Select(t => $"{t.Key}={t.Value}"))}`")}{(experiment.Cure is null ? "" : "; a cure phase")}");
         if (meta.Parameters.Count > 0)
         {
             md.AppendLine();
