@@ -62,9 +62,7 @@ public sealed class InventoryRepository(LabDb db)
                 .ToList();
             return stock is null
                 ? null
-                : new InventoryRecord(
-                    new StockLevel(stock.sku, (int)stock.initial_stock, (int)stock.available, (int)stock.reserved, (int)stock.sold),
-                    reservations);
+                : new InventoryRecord(stock.ToLevel(), reservations);
         }, cancellationToken, sku);
 
     /// <returns>False when the row no longer had the stock (nothing was written).</returns>
@@ -123,7 +121,7 @@ public sealed class InventoryRepository(LabDb db)
     public Task<IReadOnlyList<VersionedStock>> ReadLevelsAsync(IReadOnlyCollection<string> skus, CancellationToken cancellationToken = default) =>
         db.RunAsync(_readLevels, async connection => (IReadOnlyList<VersionedStock>)(await connection.QueryAsync<StockRow>(
                 new CommandDefinition(_readLevels.Statement, new { skus = skus.ToArray() }, cancellationToken: cancellationToken)))
-            .Select(row => new VersionedStock(new StockLevel(row.sku, (int)row.initial_stock, (int)row.available, (int)row.reserved, (int)row.sold), row.version))
+            .Select(row => new VersionedStock(row.ToLevel(), row.version))
             .ToList(), cancellationToken);
 
     /// <summary>
@@ -138,7 +136,10 @@ public sealed class InventoryRepository(LabDb db)
             new { sku, initialStock, available, version = expectedVersion ?? 0 }, cancellationToken: cancellationToken)) == 1, cancellationToken, sku);
     }
 
-    private sealed record StockRow(string sku, long initial_stock, long available, long reserved, long sold, long version);
+    private sealed record StockRow(string sku, long initial_stock, long available, long reserved, long sold, long version)
+    {
+        public StockLevel ToLevel() => new(sku, (int)initial_stock, (int)available, (int)reserved, (int)sold);
+    }
 
     private sealed record ReservationRow(string order_id, long quantity, long expires_at);
 }

@@ -152,12 +152,11 @@ public sealed class LabDb : IDisposable
         return transaction;
     }
 
-    private static async Task<DbTransaction> BeginReadAsync(DbConnection connection, IsolationLevel isolation, Activity? activity, CancellationToken cancellationToken)
+    private async Task<DbTransaction> BeginReadAsync(DbConnection connection, IsolationLevel isolation, Activity? activity, CancellationToken cancellationToken)
     {
-        activity?.SetTag("db.transaction.isolation", connection is Microsoft.Data.Sqlite.SqliteConnection ? "snapshot (SQLite WAL)" : isolation.ToString());
-        return connection is Microsoft.Data.Sqlite.SqliteConnection sqlite
-            ? sqlite.BeginTransaction(deferred: true)
-            : await connection.BeginTransactionAsync(isolation, cancellationToken).ConfigureAwait(false);
+        var (transaction, isolated) = await _dialect.BeginReadAsync(connection, isolation, cancellationToken).ConfigureAwait(false);
+        activity?.SetTag("db.transaction.isolation", isolated);
+        return transaction;
     }
 
     /// <summary>A connection outside the pipeline, for schema set-up and bulk seeding only.</summary>

@@ -44,6 +44,13 @@ public abstract class SqlDialect : IDisposable
     /// </summary>
     public abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, string? sku, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Begins a read transaction at <paramref name="isolation"/> (PostgreSQL: the level it names; SQLite: deferred, which
+    /// in WAL mode reads one snapshot whatever the level). Returns how the reads are isolated, for the span.
+    /// </summary>
+    public abstract Task<(DbTransaction Transaction, string Isolation)> BeginReadAsync(DbConnection connection, System.Data.IsolationLevel isolation,
+        CancellationToken cancellationToken);
+
     /// <summary>"column is one of the list parameter": Dapper expands IN @list for SQLite; Npgsql takes an array.</summary>
     public abstract string InList(string column, string parameter);
 
@@ -104,6 +111,10 @@ internal sealed class SqliteDialect : SqlDialect
     // Microsoft.Data.Sqlite begins with BEGIN IMMEDIATE (deferred: false): the write lock is taken here.
     public override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, string? sku, CancellationToken cancellationToken) =>
         await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+    public override Task<(DbTransaction Transaction, string Isolation)> BeginReadAsync(DbConnection connection, System.Data.IsolationLevel isolation,
+        CancellationToken cancellationToken) =>
+        Task.FromResult<(DbTransaction, string)>((((SqliteConnection)connection).BeginTransaction(deferred: true), "snapshot (SQLite WAL)"));
 
     public override string InList(string column, string parameter) => $"{column} IN {parameter}";
 
@@ -188,6 +199,10 @@ internal sealed partial class PostgresDialect : SqlDialect
 
         return transaction;
     }
+
+    public override async Task<(DbTransaction Transaction, string Isolation)> BeginReadAsync(DbConnection connection, System.Data.IsolationLevel isolation,
+        CancellationToken cancellationToken) =>
+        (await connection.BeginTransactionAsync(isolation, cancellationToken).ConfigureAwait(false), isolation.ToString());
 
     public override string InList(string column, string parameter) => $"{column} = ANY({parameter})";
 

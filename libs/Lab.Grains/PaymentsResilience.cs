@@ -32,12 +32,15 @@ public sealed class PaymentsResiliencePipelines(ShopPolicies policies, ServiceId
     public PaymentsPipeline Current()
     {
         var own = _production.Policies;
-        var wanted = new PaymentsPolicies(
-            ShopSeams.PaymentsRetry.Resolve(identity, own.Retry),
-            ShopSeams.PaymentsBreaker.Resolve(identity, own.Breaker),
-            ShopSeams.PaymentsTimeout.Resolve(identity, own.AttemptTimeout),
-            ShopSeams.PaymentsBulkhead.Resolve(identity, own.Bulkhead));
-        var pipeline = wanted == own ? _production : Regressed(wanted);
+        var retry = ShopSeams.PaymentsRetry.Resolve(identity, own.Retry);
+        var breaker = ShopSeams.PaymentsBreaker.Resolve(identity, own.Breaker);
+        var timeout = ShopSeams.PaymentsTimeout.Resolve(identity, own.AttemptTimeout);
+        var bulkhead = ShopSeams.PaymentsBulkhead.Resolve(identity, own.Bulkhead);
+        // Unregressed seams hand back the shop's own variants themselves: the idle path compares references, allocates nothing.
+        var pipeline = ReferenceEquals(retry, own.Retry) && ReferenceEquals(breaker, own.Breaker) && timeout == own.AttemptTimeout
+                       && ReferenceEquals(bulkhead, own.Bulkhead)
+            ? _production
+            : Regressed(new PaymentsPolicies(retry, breaker, timeout, bulkhead));
         PaymentsBreakerTelemetry.Track(pipeline);
         return pipeline;
     }

@@ -20,21 +20,19 @@ internal static class ShopFacts
             && rank >= 1 && rank <= hotSkus;
     }
 
-    /// <summary>Reports that <paramref name="scenario"/> cannot act on the current provider, or nothing when it can.</summary>
-    public static void RequireSqlite(string scenario, ValidationErrors errors)
-    {
-        if (ShopDatabaseSystem.Current != ShopDatabaseSystem.Sqlite)
-        {
-            errors.Add("database", $"{scenario} requires the SQLite provider (Database:Provider=Sqlite); this lab's database is {ShopDatabaseSystem.Current}.");
-        }
-    }
+    public static void RequireSqlite(string scenario, ValidationErrors errors) =>
+        RequireDatabase(scenario, ShopDatabaseSystem.Sqlite, "Database:Provider=Sqlite", errors);
+
+    public static void RequirePostgres(string scenario, ValidationErrors errors) =>
+        RequireDatabase(scenario, ShopDatabaseSystem.Postgres, "Database:Provider=Postgres, lab up --postgres", errors);
 
     /// <summary>Reports that <paramref name="scenario"/> cannot act on the current provider, or nothing when it can.</summary>
-    public static void RequirePostgres(string scenario, ValidationErrors errors)
+    private static void RequireDatabase(string scenario, string system, string setting, ValidationErrors errors)
     {
-        if (ShopDatabaseSystem.Current != ShopDatabaseSystem.Postgres)
+        if (ShopDatabaseSystem.Current != system)
         {
-            errors.Add("database", $"{scenario} requires the PostgreSQL provider (Database:Provider=Postgres, lab up --postgres); this lab's database is {ShopDatabaseSystem.Current}.");
+            var name = system == ShopDatabaseSystem.Sqlite ? "SQLite" : "PostgreSQL";
+            errors.Add("database", $"{scenario} requires the {name} provider ({setting}); this lab's database is {ShopDatabaseSystem.Current}.");
         }
     }
 

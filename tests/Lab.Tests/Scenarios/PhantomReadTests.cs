@@ -32,11 +32,11 @@ public sealed class PhantomReadTests(ScenarioLabFixture fixture, ITestOutputHelp
             return;
         }
 
-        var injectedBefore = await SiloInjectionsAsync();
+        var injectedBefore = await fixture.SiloSumAsync("lab_scenario_injections_total", ("scenario", "phantom-read"));
         await fixture.EnableEverywhereAsync("phantom-read", """{"ttl":"2m"}""");
         var (phantoms, reports) = await ReportsWhileCheckingOutAsync(since, firstCustomer: 230);
         await Task.Delay(400); // past the scrape cache
-        var readCommitted = await SiloInjectionsAsync() - injectedBefore;
+        var readCommitted = await fixture.SiloSumAsync("lab_scenario_injections_total", ("scenario", "phantom-read")) - injectedBefore;
 
         await fixture.EnableEverywhereAsync("phantom-read", """{"parameters":{"cure":"true"},"ttl":"2m"}""");
         var (curedPhantoms, curedReports) = await ReportsWhileCheckingOutAsync(since, firstCustomer: 236);
@@ -90,16 +90,5 @@ public sealed class PhantomReadTests(ScenarioLabFixture fixture, ITestOutputHelp
         }
 
         return (disagreeing, reports);
-    }
-
-    private async Task<double> SiloInjectionsAsync()
-    {
-        var total = 0.0;
-        foreach (var silo in new[] { "silo-1", "silo-2" })
-        {
-            total += (await fixture.ScrapeAsync(silo)).Sum("lab_scenario_injections_total", ("scenario", "phantom-read"));
-        }
-
-        return total;
     }
 }

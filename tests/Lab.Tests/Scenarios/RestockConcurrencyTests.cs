@@ -22,18 +22,18 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
         await fixture.ResetEverywhereAsync();
         string[] naiveSkus = ["SKU-00161", "SKU-00162", "SKU-00163", "SKU-00164", "SKU-00165", "SKU-00166"];
         string[] curedSkus = ["SKU-00171", "SKU-00172", "SKU-00173", "SKU-00174", "SKU-00175", "SKU-00176"];
-        var writesBefore = await SiloSumAsync("lab_scenario_injections_total", ("scenario", "double-write"));
+        var writesBefore = await fixture.SiloSumAsync("lab_scenario_injections_total", ("scenario", "double-write"));
 
         await fixture.EnableEverywhereAsync("double-write", """{"ttl":"2m"}""");
         var (naiveCheckouts, naiveDeliveries, naiveWriter) = await CheckoutsWhileRestockingAsync(naiveSkus, firstCustomer: 200);
         await Task.Delay(400); // past the scrape cache
-        var writes = await SiloSumAsync("lab_scenario_injections_total", ("scenario", "double-write")) - writesBefore;
+        var writes = await fixture.SiloSumAsync("lab_scenario_injections_total", ("scenario", "double-write")) - writesBefore;
 
         await fixture.EnableEverywhereAsync("double-write", """{"parameters":{"cure":"true"},"ttl":"2m"}""");
         var (curedCheckouts, _, curedWriter) = await CheckoutsWhileRestockingAsync(curedSkus, firstCustomer: 220);
         await fixture.DisableEverywhereAsync("double-write");
         await Task.Delay(400);
-        var writesAfterCure = await SiloSumAsync("lab_scenario_injections_total", ("scenario", "double-write")) - writesBefore;
+        var writesAfterCure = await fixture.SiloSumAsync("lab_scenario_injections_total", ("scenario", "double-write")) - writesBefore;
 
         var naive = Unbalanced(naiveSkus);
         var cured = Unbalanced(curedSkus);
@@ -127,8 +127,8 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
 
     private async Task<Contention> ContendAsync(string[] skus, int writers, int deliveries)
     {
-        var conflictsBefore = await SiloSumAsync("lab_db_write_conflicts_total");
-        var writesBefore = await SiloSumAsync("lab_db_calls_total", ("db_operation", "inventory.write-level-versioned"));
+        var conflictsBefore = await fixture.SiloSumAsync("lab_db_write_conflicts_total");
+        var writesBefore = await fixture.SiloSumAsync("lab_db_calls_total", ("db_operation", "inventory.write-level-versioned"));
         var units = 0;
         await Task.WhenAll(Enumerable.Range(0, writers).Select(async _ =>
         {
@@ -146,8 +146,8 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
         }));
         await Task.Delay(400); // past the scrape cache
         return new Contention(
-            await SiloSumAsync("lab_db_write_conflicts_total") - conflictsBefore,
-            await SiloSumAsync("lab_db_calls_total", ("db_operation", "inventory.write-level-versioned")) - writesBefore,
+            await fixture.SiloSumAsync("lab_db_write_conflicts_total") - conflictsBefore,
+            await fixture.SiloSumAsync("lab_db_calls_total", ("db_operation", "inventory.write-level-versioned")) - writesBefore,
             units);
     }
 
@@ -188,15 +188,4 @@ public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOut
 
     private static string Describe(List<(string Sku, long Initial, long Counted)> rows) =>
         rows.Count == 0 ? "none" : string.Join(", ", rows.Select(r => $"{r.Sku} initial {r.Initial} vs counted {r.Counted}"));
-
-    private async Task<double> SiloSumAsync(string metric, params (string Key, string Value)[] labels)
-    {
-        var total = 0.0;
-        foreach (var silo in new[] { "silo-1", "silo-2" })
-        {
-            total += (await fixture.ScrapeAsync(silo)).Sum(metric, labels);
-        }
-
-        return total;
-    }
 }

@@ -22,7 +22,7 @@ public sealed class TimeoutSettingTests(ScenarioLabFixture fixture, ITestOutputH
         Assert.True(healthy.Status == HttpStatusCode.Created, $"baseline checkout: {(int)healthy.Status} {healthy.Body}");
 
         var before = await fixture.ScrapeAsync("payments");
-        var injectedBefore = await SiloInjectionsAsync("timeout-too-short");
+        var injectedBefore = await fixture.SiloSumAsync("lab_scenario_injections_total", ("scenario", "timeout-too-short"));
         await fixture.EnableEverywhereAsync("timeout-too-short", """{"parameters":{"timeout":"10ms"},"ttl":"2m"}""");
         const int checkouts = 3;
         for (var i = 0; i < checkouts; i++)
@@ -50,7 +50,7 @@ public sealed class TimeoutSettingTests(ScenarioLabFixture fixture, ITestOutputH
         var meanMs = 1000 * (after.Sum("http_server_request_duration_seconds_sum", ("http_route", ChargesRoute), ("http_request_method", "POST"))
                              - before.Sum("http_server_request_duration_seconds_sum", ("http_route", ChargesRoute), ("http_request_method", "POST")))
                      / (Charges(after) - Charges(before));
-        var attempts = await SiloInjectionsAsync("timeout-too-short") - injectedBefore;
+        var attempts = await fixture.SiloSumAsync("lab_scenario_injections_total", ("scenario", "timeout-too-short")) - injectedBefore;
         output.WriteLine($"{checkouts} checkouts: {attempts} charge attempts sent; payments recorded {recorded} charges, logged {abandoned} requests 499 " +
                          $"and {refused} 5xx, in {meanMs:0.0} ms on average; {Refunds(after) - Refunds(before)} refunds");
         Assert.True(attempts >= checkouts, $"{attempts} charge attempts");
@@ -121,15 +121,4 @@ public sealed class TimeoutSettingTests(ScenarioLabFixture fixture, ITestOutputH
 
     private static double Refunds(Lab.Scenarios.PrometheusSamples samples) =>
         samples.Sum("http_server_request_duration_seconds_count", ("http_route", "/api/charges/{chargeId}/refund"), ("http_response_status_code", "200"));
-
-    private async Task<double> SiloInjectionsAsync(string scenario)
-    {
-        var total = 0.0;
-        foreach (var silo in new[] { "silo-1", "silo-2" })
-        {
-            total += (await fixture.ScrapeAsync(silo)).Sum("lab_scenario_injections_total", ("scenario", scenario));
-        }
-
-        return total;
-    }
 }

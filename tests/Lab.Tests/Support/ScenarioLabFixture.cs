@@ -112,6 +112,10 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
         return PrometheusSamples.Parse(await http.GetStringAsync($"{UrlOf(service)}/metrics"));
     }
 
+    /// <summary>A metric summed over both silos' /metrics (samples whose labels include every given pair).</summary>
+    public async Task<double> SiloSumAsync(string metric, params (string Key, string Value)[] labels) =>
+        (await ScrapeAsync("silo-1")).Sum(metric, labels) + (await ScrapeAsync("silo-2")).Sum(metric, labels);
+
     /// <summary>User + system CPU time of a service's process, from /proc/PID/stat (clock ticks of 10 ms).</summary>
     public TimeSpan CpuTime(string service)
     {
