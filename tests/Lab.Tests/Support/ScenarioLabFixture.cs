@@ -21,6 +21,12 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
     /// <summary>The processes that apply scenarios, as targets name them.</summary>
     public static readonly string[] Services = ["silo-1", "silo-2", "storefront", "payments"];
 
+    /// <summary>How long the shop's own payments breaker stays open (5 s by default), shrunk so a test recovers from it quickly.</summary>
+    public static readonly TimeSpan BreakerBreakDuration = TimeSpan.FromSeconds(1);
+
+    private const int ProbeCustomer = 299;
+    private const string ProbeSku = "SKU-00159";
+
     private readonly TempDirectory _directory = new("lab-scn");
     private readonly TestLabDatabases _databases = new();
 
@@ -34,7 +40,14 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Lab = await LabLauncher.StartAsync(LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: true, postgres: _databases.Shop));
+        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: true, postgres: _databases.Shop);
+        Lab = await LabLauncher.StartAsync(topology with
+        {
+            Settings = new Dictionary<string, string>(topology.Settings)
+            {
+                ["Resilience__BreakerBreakDuration"] = BreakerBreakDuration.ToString("c", CultureInfo.InvariantCulture),
+            },
+        });
         Storefront = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(15) };
         Control = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(10) };
         Control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.ControlToken);
@@ -87,6 +100,41 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
         var set = await GetJsonAsync(Storefront, "/lab/scenarios/active");
         Assert.Equal(0, set.GetProperty("activations").GetArrayLength());
         await WaitAppliedEverywhereAsync(set.GetProperty("version").GetInt64(), TimeSpan.FromSeconds(5));
+        await AwaitPaymentsBreakersClosedAsync();
+    }
+
+    /// <summary>
+    /// Waits until the payments breaker of every silo is closed. The shop's own breaker outlives a scenario that made payments
+    /// fail (that is how it protects the shop), so a test after one would see its checkouts failed fast; a breaker only
+    /// closes on a call after its break, so probe checkouts (one unit of a SKU no test uses, given back by a restock)
+    /// close it. Bounded: 20 s.
+    /// </summary>
+    public async Task AwaitPaymentsBreakersClosedAsync()
+    {
+        var bound = Stopwatch.StartNew();
+        while (!await BreakersClosedAsync())
+        {
+            Assert.True(bound.Elapsed < TimeSpan.FromSeconds(20), "the silos' payments breakers stayed open 20 s after the scenarios ended");
+            await Task.Delay(BreakerBreakDuration);
+            using var restocked = await Control.PostAsJsonAsync("/api/admin/restock", new { lines = new[] { new { sku = ProbeSku, quantity = 1 } } });
+            Assert.True(restocked.IsSuccessStatusCode, $"restock {ProbeSku}: {(int)restocked.StatusCode}");
+            await CheckoutAsync(ProbeCustomer, [ProbeSku]);
+            await Task.Delay(400); // past the scrape cache
+        }
+    }
+
+    /// <summary>No silo reports its breaker open or half-open (a silo that has called payments through no breaker reports none).</summary>
+    private async Task<bool> BreakersClosedAsync()
+    {
+        foreach (var silo in (string[])["silo-1", "silo-2"])
+        {
+            if ((await ScrapeAsync(silo)).Sum("lab_payments_breaker_state") != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Waits until GET /lab/runtime of every service reports <paramref name="version"/> or later.</summary>
