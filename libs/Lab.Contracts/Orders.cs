@@ -128,6 +128,24 @@ public interface IShippingGrain : IGrainWithGuidKey
     Task<string?> GetShipmentIdAsync();
 }
 
+/// <summary>
+/// Forwards one order's events to the order feed's subscribers (key: order id); subscribes to the order's events. How it
+/// delivers (batched and bounded, or every event to every subscriber at once) is the order-feed-delivery seam's.
+/// </summary>
+[Alias("Lab.IOrderFeedGrain")]
+public interface IOrderFeedGrain : IGrainWithGuidKey
+{
+}
+
+/// <summary>A subscriber of the order feed (a partner system: loyalty, analytics, e-mail, ...); key: its number from 1.</summary>
+[Alias("Lab.IOrderSubscriberGrain")]
+public interface IOrderSubscriberGrain : IGrainWithIntegerKey
+{
+    /// <summary>Takes a batch of order events (one event when delivered one by one).</summary>
+    [Alias("Deliver")]
+    Task DeliverAsync(IReadOnlyList<OrderEvent> events);
+}
+
 /// <summary>Sales since a moment: totals, totals by order status and the best-selling SKUs, read in one transaction.</summary>
 /// <param name="Isolation">The isolation level the report's reads ran at.</param>
 [GenerateSerializer, Immutable, Alias("Lab.SalesReport")]

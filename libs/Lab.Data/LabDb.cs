@@ -50,6 +50,9 @@ public sealed class LabDb : IDisposable
     /// <summary>What differs between SQLite and PostgreSQL, for repositories and set-up code.</summary>
     public SqlDialect Dialect => _dialect;
 
+    /// <summary>Closes the pool's idle connections (a restart's loss); the calls after it open new ones.</summary>
+    public void ClearPool() => _dialect.ClearPool();
+
     /// <summary>Runs <paramref name="work"/> on an open connection as one traced, counted database call.</summary>
     /// <param name="sku">The SKU the call is about, if any, so scenarios can target hot SKUs.</param>
     public Task<T> RunAsync<T>(DbOperation operation, Func<DbConnection, Task<T>> work, CancellationToken cancellationToken = default,

@@ -66,6 +66,9 @@ public abstract class SqlDialect : IDisposable
     /// <summary>Per-database settings made once at set-up (SQLite: WAL journal).</summary>
     public abstract Task PrepareDatabaseAsync(DbConnection connection);
 
+    /// <summary>Closes the idle connections of this process's pool, as a restart would lose them; the next calls open new ones.</summary>
+    public abstract void ClearPool();
+
     /// <summary>Writes <paramref name="rows"/> into <paramref name="table"/>: prepared inserts on SQLite, binary COPY on PostgreSQL.</summary>
     public abstract Task BulkInsertAsync(DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns,
         IEnumerable<object?[]> rows, CancellationToken cancellationToken);
@@ -123,6 +126,12 @@ internal sealed class SqliteDialect : SqlDialect
     public override Task LockForSetupAsync(DbConnection connection, DbTransaction transaction, string purpose) => Task.CompletedTask;
 
     public override Task PrepareDatabaseAsync(DbConnection connection) => connection.ExecuteAsync("PRAGMA journal_mode = WAL;");
+
+    public override void ClearPool()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+    }
 
     public override async Task BulkInsertAsync(DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns,
         IEnumerable<object?[]> rows, CancellationToken cancellationToken)
@@ -214,6 +223,8 @@ internal sealed partial class PostgresDialect : SqlDialect
         connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtext(@purpose))", new { purpose }, transaction);
 
     public override Task PrepareDatabaseAsync(DbConnection connection) => Task.CompletedTask;
+
+    public override void ClearPool() => _dataSource.Clear();
 
     public override async Task BulkInsertAsync(DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns,
         IEnumerable<object?[]> rows, CancellationToken cancellationToken)

@@ -37,6 +37,18 @@ public sealed class ShopOptions
     /// <summary>How often each silo looks for orders left mid-saga.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
     public TimeSpan OrderRecoveryInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Subscribers of the order feed (partner systems that want every order event), numbered from 1.</summary>
+    [Range(0, 2000)]
+    public int OrderFeedSubscribers { get; set; } = 8;
+
+    /// <summary>How long the order feed gathers events before it delivers them to each subscriber as one batch.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan OrderFeedWindow { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Deliveries to subscribers the order feed of one silo has in flight at most.</summary>
+    [Range(1, 256)]
+    public int OrderFeedConcurrency { get; set; } = 4;
 }
 
 /// <summary>Where the payment provider is and how long the shop waits for it.</summary>

@@ -28,6 +28,8 @@ public static class ShopSiloBuilderExtensions
         silo.AddLabScenarioFilters();
         silo.AddMemoryStreams(OrderStreams.Provider);
         silo.AddMemoryGrainStorage("PubSubStore");
+        silo.Services.AddSingleton<OrderFeed>();
+        silo.Services.AddHostedService(provider => provider.GetRequiredService<OrderFeed>());
         return silo;
     }
 

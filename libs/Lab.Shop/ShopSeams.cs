@@ -67,6 +67,12 @@ public static class ShopSeams
     public static readonly Seam<System.Data.IsolationLevel> ReportIsolation = new("report-isolation",
         "The isolation of the sales report's read transaction. The shop's own: REPEATABLE READ on PostgreSQL, one snapshot for every read of the report (SQLite's read transactions are snapshots whatever the level).");
 
+    public static readonly Seam<FeedDelivery> OrderFeedDelivery = new("order-feed-delivery",
+        "How the order feed hands order events to its subscribers. The shop's own: batched (Shop:OrderFeedWindow, 50 ms) and bounded (Shop:OrderFeedConcurrency, 4 deliveries in flight per silo).");
+
+    public static readonly Seam<int> OrderFeedSubscribers = new("order-feed-subscribers",
+        "How many subscribers the order feed fans each event out to. The shop's own: Shop:OrderFeedSubscribers (8 partner systems).");
+
     /// <summary>Every seam of the shop in declaration order, for the catalog's documentation.</summary>
     public static IReadOnlyList<Seam> All { get; } = typeof(ShopSeams).GetFields(BindingFlags.Public | BindingFlags.Static)
         .Select(field => field.GetValue(null)).OfType<Seam>().ToList();
@@ -105,6 +111,18 @@ public sealed record BreakerPolicy(bool Enabled, double FailureRatio, int Minimu
     public override string ToString() => Enabled
         ? $"breaker(ratio {FailureRatio}, min {MinimumThroughput}, sampling {SamplingDuration.TotalSeconds:0.#} s, break {BreakDuration.TotalSeconds:0.#} s)"
         : "no breaker";
+}
+
+/// <summary>How the order feed delivers: gathered for <paramref name="Window"/> and sent as one batch per subscriber, at most
+/// <paramref name="MaxInFlight"/> deliveries at once; or (<see cref="PerEvent"/>) each event to every subscriber at once.</summary>
+public sealed record FeedDelivery(bool Batched, TimeSpan Window, int? MaxInFlight)
+{
+    /// <summary>The naive variant: every event is a call to every subscriber, all started at once.</summary>
+    public static FeedDelivery PerEvent { get; } = new(false, TimeSpan.Zero, null);
+
+    public override string ToString() => Batched
+        ? $"batched every {Window.TotalMilliseconds:0} ms, {MaxInFlight} deliveries in flight"
+        : "every event to every subscriber at once";
 }
 
 /// <summary>Whether the layers below the edge honour the caller's deadline, and what each keeps back for its own answer.</summary>
