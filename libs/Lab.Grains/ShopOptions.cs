@@ -49,6 +49,14 @@ public sealed class ShopOptions
     /// <summary>Deliveries to subscribers the order feed of one silo has in flight at most.</summary>
     [Range(1, 256)]
     public int OrderFeedConcurrency { get; set; } = 4;
+
+    /// <summary>Best sellers whose product and inventory grains a silo loads after it starts, before it reports ready.</summary>
+    [Range(0, 10_000)]
+    public int WarmUpProducts { get; set; } = 20;
+
+    /// <summary>How long a warm-up may take at most; a silo that has not finished by then reports ready all the same.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan WarmUpTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>Where the payment provider is and how long the shop waits for it.</summary>

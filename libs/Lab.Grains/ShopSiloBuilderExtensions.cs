@@ -30,6 +30,9 @@ public static class ShopSiloBuilderExtensions
         silo.AddMemoryGrainStorage("PubSubStore");
         silo.Services.AddSingleton<OrderFeed>();
         silo.Services.AddHostedService(provider => provider.GetRequiredService<OrderFeed>());
+        silo.Services.AddSingleton<ShopWarmUp>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(provider => provider.GetRequiredService<ShopWarmUp>());
+        silo.Services.AddHealthChecks().AddCheck<ShopWarmUp>("warm");
         return silo;
     }
 

@@ -73,6 +73,9 @@ public static class ShopSeams
     public static readonly Seam<int> OrderFeedSubscribers = new("order-feed-subscribers",
         "How many subscribers the order feed fans each event out to. The shop's own: Shop:OrderFeedSubscribers (8 partner systems).");
 
+    public static readonly Seam<WarmUpPolicy> WarmUp = new("warm-up",
+        "What a silo does after it starts, or restarts its state, before it reports ready. The shop's own: it loads the Shop:WarmUpProducts (20) best sellers' product and inventory grains (which opens the repository pool too), /health unready until done.");
+
     /// <summary>Every seam of the shop in declaration order, for the catalog's documentation.</summary>
     public static IReadOnlyList<Seam> All { get; } = typeof(ShopSeams).GetFields(BindingFlags.Public | BindingFlags.Static)
         .Select(field => field.GetValue(null)).OfType<Seam>().ToList();
@@ -123,6 +126,15 @@ public sealed record FeedDelivery(bool Batched, TimeSpan Window, int? MaxInFligh
     public override string ToString() => Batched
         ? $"batched every {Window.TotalMilliseconds:0} ms, {MaxInFlight} deliveries in flight"
         : "every event to every subscriber at once";
+}
+
+/// <summary>A silo's warm-up before it reports ready: the <paramref name="Products"/> best sellers loaded; <see cref="None"/> takes traffic cold.</summary>
+public sealed record WarmUpPolicy(int Products)
+{
+    /// <summary>The naive variant: ready as soon as the process runs, every cache and pool empty.</summary>
+    public static WarmUpPolicy None { get; } = new(0);
+
+    public override string ToString() => Products > 0 ? $"warm the {Products} best sellers before ready" : "no warm-up";
 }
 
 /// <summary>Whether the layers below the edge honour the caller's deadline, and what each keeps back for its own answer.</summary>

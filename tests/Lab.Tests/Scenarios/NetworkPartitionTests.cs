@@ -43,6 +43,8 @@ public sealed class NetworkPartitionTests(ScenarioProcessesFixture lab, ITestOut
         // A black hole: each attempt waits for the payments client's timeout per attempt; the retries the budget allows are
         // bounded by its timeout for the whole call. Then the checkout fails.
         await lab.ResetAsync();
+        // The refusals may have opened a silo's breaker: past its break, the black-holed checkout is its probe, not failed fast.
+        await Task.Delay(ScenarioProcessesFixture.BreakerBreakDuration + TimeSpan.FromMilliseconds(500));
         await lab.EnableAsync("network-partition", new() { ["link"] = "payments", ["mode"] = "blackhole" }, new() { ["service"] = "silo" });
         before = await lab.SettledChargeRequestsAsync();
         var stalled = await lab.CheckoutAsync(Customers[0]);
