@@ -12,17 +12,17 @@ public sealed class CatalogRepository(LabDb db)
     private static readonly DbOperation Search = new(ShopOperations.CatalogSearch, "products", "SELECT",
         """
         SELECT sku, name, category, price_cents FROM products
-        WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category)
+        WHERE (@text IS NULL OR name LIKE @text ESCAPE '\') AND (@category IS NULL OR category = @category)
         ORDER BY popularity_rank LIMIT @limit OFFSET @offset;
         SELECT COUNT(*) FROM products
-        WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category);
+        WHERE (@text IS NULL OR name LIKE @text ESCAPE '\') AND (@category IS NULL OR category = @category);
         """);
 
     // Every match, in name order, for ranking outside the database (the catalog-ranking seam's in-grain variant).
     private static readonly DbOperation SearchCandidates = new(ShopOperations.CatalogSearchCandidates, "products", "SELECT",
         """
         SELECT sku, name, category, price_cents, popularity_rank FROM products
-        WHERE (@text IS NULL OR name LIKE @text) AND (@category IS NULL OR category = @category)
+        WHERE (@text IS NULL OR name LIKE @text ESCAPE '\') AND (@category IS NULL OR category = @category)
         ORDER BY name LIMIT @limit
         """);
 
@@ -39,7 +39,7 @@ public sealed class CatalogRepository(LabDb db)
         {
             var parameters = new
             {
-                text = string.IsNullOrWhiteSpace(query.Text) ? null : $"%{query.Text.Trim()}%",
+                text = ContainsPattern(query.Text),
                 category = string.IsNullOrWhiteSpace(query.Category) ? null : query.Category.Trim().ToLowerInvariant(),
                 limit = query.PageSize,
                 offset = (query.Page - 1) * query.PageSize,
@@ -59,7 +59,7 @@ public sealed class CatalogRepository(LabDb db)
         {
             var parameters = new
             {
-                text = string.IsNullOrWhiteSpace(query.Text) ? null : $"%{query.Text.Trim()}%",
+                text = ContainsPattern(query.Text),
                 category = string.IsNullOrWhiteSpace(query.Category) ? null : query.Category.Trim().ToLowerInvariant(),
                 limit = maxRows,
             };
@@ -69,6 +69,15 @@ public sealed class CatalogRepository(LabDb db)
                 .Select(row => new CatalogCandidate(new ProductSummary(row.sku, row.name, row.category, ShopKeys.FromCents(row.price_cents)), row.popularity_rank))
                 .ToList();
         }, cancellationToken);
+
+    /// <summary>
+    /// The LIKE pattern of "name contains the text": the text's own % and _ match themselves (escaped), not any characters,
+    /// so a search for "%" finds the names that hold one instead of the whole catalog.
+    /// </summary>
+    private static string? ContainsPattern(string? text) =>
+        string.IsNullOrWhiteSpace(text)
+            ? null
+            : $"%{text.Trim().Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal)}%";
 
     private sealed record CandidateRow(string sku, string name, string category, long price_cents, long popularity_rank);
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Spectre.Console;
 
 namespace Lab.Scenarios.Cli;
@@ -14,6 +15,15 @@ public static class ScenarioCommandFactory
     public const string DefaultUrl = "http://127.0.0.1:5100";
     public const string TokenEnvironmentVariable = "LAB_TOKEN";
 
+    /// <summary>The width lists are laid out for when the output is not a terminal.</summary>
+    public const int PipedWidth = 120;
+
+    private static readonly JsonSerializerOptions JsonOutput = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
     /// <param name="console">Where to write (default: the terminal).</param>
     /// <param name="createHttpClient">Creates the HttpClient for a base address (tests pass their own).</param>
     public static Command Create(IAnsiConsole? console = null, Func<Uri, HttpClient>? createHttpClient = null)
@@ -27,8 +37,8 @@ public static class ScenarioCommandFactory
         };
         var token = new Option<string?>("--token")
         {
+            // Resolved when the command runs, not as a default value: help would print the secret itself.
             Description = $"Control token (default: ${TokenEnvironmentVariable}, else .lab/token in this directory or a parent).",
-            DefaultValueFactory = _ => ResolveToken(Directory.GetCurrentDirectory()),
             Recursive = true,
         };
 
@@ -49,15 +59,40 @@ public static class ScenarioCommandFactory
         var ttl = () => new Option<string?>("--ttl") { Description = "Time to live, e.g. 5m (default from the lab's options)." };
         var seed = () => new Option<long?>("--seed") { Description = "Seed of the activation's random, to repeat a run." };
 
-        Runner Run(ParseResult r) => new(output, r.GetValue(url)!, r.GetValue(token), createHttpClient);
+        var format = new Option<string>("--output", "-o")
+        {
+            Description = "table (for people) or json (the control API's own documents, for scripts).",
+            DefaultValueFactory = _ => "table",
+            Recursive = true,
+        };
+        format.AcceptOnlyFromAmong("table", "json");
+        command.Options.Add(format);
+
+        // A console given by the caller has the width it was given; the terminal's own, or 120 when piped.
+        var width = () => console is not null || output.Profile.Out.IsTerminal ? output.Profile.Width : PipedWidth;
+
+        // Prints the document as JSON when asked, else renders it for people.
+        void Print<T>(ParseResult r, T document, Action<T> render)
+        {
+            if (r.GetValue(format) == "json")
+            {
+                output.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(document, JsonOutput));
+            }
+            else
+            {
+                render(document);
+            }
+        }
+
+        Runner Run(ParseResult r) => new(output, r.GetValue(url)!, r.GetValue(token) ?? ResolveToken(Directory.GetCurrentDirectory()), createHttpClient);
 
         var list = new Command("list", "The catalog with live status.");
-        list.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Render.Catalog(output, await api.ListAsync(ct))));
+        list.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Print(r, await api.ListAsync(ct), scenarios => Render.Catalog(output, scenarios, width()))));
         command.Subcommands.Add(list);
 
         var showName = name();
         var show = new Command("show", "A scenario's description, parameter schema, runbook and status.") { showName };
-        show.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Render.Scenario(output, await api.GetAsync(r.GetValue(showName)!, ct))));
+        show.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Print(r, await api.GetAsync(r.GetValue(showName)!, ct), scenario => Render.Scenario(output, scenario))));
         command.Subcommands.Add(show);
 
         command.Subcommands.Add(Mutation("enable", "Switches a scenario on.", (api, n, p, t, l, s, ct) => api.EnableAsync(n, p, t, l, s, ct)));
@@ -73,12 +108,12 @@ public static class ScenarioCommandFactory
         command.Subcommands.Add(reset);
 
         var status = new Command("status", "The active scenarios.");
-        status.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Render.Active(output, await api.ActiveAsync(ct))));
+        status.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Print(r, await api.ActiveAsync(ct), active => Render.Active(output, active))));
         command.Subcommands.Add(status);
 
         var limit = new Option<int>("--limit") { Description = "How many lines.", DefaultValueFactory = _ => 50 };
         var history = new Command("history", "Who switched what and when, and what expired (newest first).") { limit };
-        history.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Render.History(output, await api.HistoryAsync(r.GetValue(limit), ct))));
+        history.SetAction((r, ct) => Run(r).ExecuteAsync(async api => Print(r, await api.HistoryAsync(r.GetValue(limit), ct), entries => Render.History(output, entries))));
         command.Subcommands.Add(history);
 
         return command;
@@ -201,20 +236,42 @@ public static class ScenarioCommandFactory
 
     private static class Render
     {
-        public static void Catalog(IAnsiConsole console, IReadOnlyList<ScenarioStatus> scenarios)
+        /// <summary>
+        /// One line per scenario, laid out for <paramref name="width"/> columns: names, categories and status whole, the
+        /// description cut to what is left of the line (show gives all of it), so the list greps and fits a terminal.
+        /// </summary>
+        public static void Catalog(IAnsiConsole console, IReadOnlyList<ScenarioStatus> scenarios, int width)
         {
-            var table = new Table().Border(TableBorder.Rounded).AddColumns("Name", "Category", "Hooks", "Status", "Description");
-            foreach (var s in scenarios)
+            var rows = scenarios
+                .Select(s => (Name: s.Meta.Name, Category: s.Meta.Category, Status: s.Activation is { } a ? $"active ({Remaining(a)})" : "off", Description: s.Meta.Description))
+                .Prepend((Name: "NAME", Category: "CATEGORY", Status: "STATUS", Description: "DESCRIPTION")).ToList();
+            var nameWidth = rows.Max(r => r.Name.Length);
+            var categoryWidth = rows.Max(r => r.Category.Length);
+            var statusWidth = rows.Max(r => r.Status.Length);
+            var writer = console.Profile.Out.Writer;
+            foreach (var (name, category, status, description) in rows)
             {
-                table.AddRow(
-                    new Markup(Markup.Escape(s.Meta.Name)),
-                    new Text(s.Meta.Category),
-                    new Text(string.Join(", ", s.Meta.Targets)),
-                    s.Activation is { } a ? new Markup($"[green]active[/] ({Markup.Escape(Remaining(a))})") : new Markup("[grey]off[/]"),
-                    new Text(s.Meta.Description));
+                var line = $"{name.PadRight(nameWidth)}  {category.PadRight(categoryWidth)}  {status.PadRight(statusWidth)}  ";
+                writer.WriteLine((line + OneLine(description, width - line.Length)).TrimEnd());
+            }
+        }
+
+        /// <summary>The text on one line of at most <paramref name="room"/> characters, cut at a word with an ellipsis.</summary>
+        private static string OneLine(string text, int room)
+        {
+            text = text.ReplaceLineEndings(" ");
+            if (text.Length <= room)
+            {
+                return text;
             }
 
-            console.Write(table);
+            if (room < 2)
+            {
+                return "";
+            }
+
+            var cut = text.LastIndexOf(' ', room - 1);
+            return text[..(cut > room / 2 ? cut : room - 1)].TrimEnd() + "…";
         }
 
         public static void Scenario(IAnsiConsole console, ScenarioStatus status)

@@ -12,6 +12,9 @@ public static class CallDeadline
     public const string Header = "Lab-Deadline";
     private const string ContextKey = "lab-deadline";
 
+    // The longest delay CancelAfter takes (uint.MaxValue - 1 milliseconds).
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
+
     /// <summary>Sets the deadline for the grain calls this async flow makes from now on.</summary>
     public static void Set(DateTimeOffset deadline) => RequestContext.Set(ContextKey, deadline.ToUnixTimeMilliseconds());
 
@@ -21,8 +24,27 @@ public static class CallDeadline
 
     public static string Format(DateTimeOffset deadline) => deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 
-    public static DateTimeOffset? Parse(string? header) =>
-        long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+    /// <summary>
+    /// Reads the header: true with null when there is none, true with the deadline when it is Unix milliseconds of a
+    /// representable moment, false when it is anything else (the caller answers 400 naming the header).
+    /// </summary>
+    public static bool TryParse(string? header, out DateTimeOffset? deadline)
+    {
+        deadline = null;
+        if (string.IsNullOrEmpty(header))
+        {
+            return true;
+        }
+
+        if (!long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+            || ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+        {
+            return false;
+        }
+
+        deadline = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+        return true;
+    }
 
     /// <summary>True when <paramref name="deadline"/> is set and has passed.</summary>
     public static bool IsSpent(DateTimeOffset? deadline) => deadline is { } d && DateTimeOffset.UtcNow >= d;
@@ -32,6 +54,12 @@ public static class CallDeadline
     {
         if (deadline is not { } d)
         {
+            return null;
+        }
+
+        if (d - now > MaxTimer)
+        {
+            // Further away than a timer reaches (about 49 days): it cannot pass while this call runs.
             return null;
         }
 

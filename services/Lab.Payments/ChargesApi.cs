@@ -57,7 +57,12 @@ public static partial class ChargesApi
 
         // The caller's deadline arrives in a header; the charge is cancelled a margin before it passes, so that the
         // answer is back before the caller gives up (unless the deadline-propagation seam says payments ignores it).
-        var deadline = CallDeadline.Parse(request.Headers[CallDeadline.Header]);
+        if (!CallDeadline.TryParse(request.Headers[CallDeadline.Header], out var deadline))
+        {
+            return ProblemDetailsHandling.Validation(CallDeadline.Header,
+                $"{CallDeadline.Header} must be the caller's deadline in Unix milliseconds (digits only, at most {DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()}).");
+        }
+
         var propagation = ShopSeams.DeadlinePropagation.Resolve(identity, policies.Deadlines);
         using var budget = CallDeadline.Until(propagation.PassDown(deadline), DateTimeOffset.UtcNow);
         ChargeOutcome outcome;

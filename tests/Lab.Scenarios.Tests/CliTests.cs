@@ -2,6 +2,7 @@ using System.CommandLine;
 using Lab.Scenarios;
 using Lab.Scenarios.Cli;
 using Lab.Scenarios.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 
 namespace Lab.Scenarios.Tests;
@@ -29,6 +30,40 @@ public sealed class CliTests(Xunit.Abstractions.ITestOutputHelper output) : IAsy
         Assert.Contains("lab scenario enable error-burst", text);
         Assert.Contains("window", text);
         Assert.Contains("Not active", text);
+    }
+
+    [Fact]
+    public async Task List_fits_an_80_column_terminal_one_whole_name_per_line_and_json_lists_the_catalog()
+    {
+        var (exit, text) = await RunAsync(80, "list");
+        output.WriteLine(text);
+        Assert.Equal(0, exit);
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.TrimEnd('\r')).ToList();
+        var names = _host.App.Services.GetRequiredService<ScenarioRegistry>().All.Select(s => s.Meta.Name).ToList();
+        Assert.All(lines, line => Assert.True(line.Length <= 80, $"{line.Length} columns: {line}"));
+        Assert.Equal(names.Count + 1, lines.Count); // a header, then one line per scenario
+        Assert.All(names, name => Assert.Single(lines, line => line.StartsWith(name + " ", StringComparison.Ordinal)));
+
+        (exit, text) = await RunAsync(80, "list", "--output", "json");
+        Assert.Equal(0, exit);
+        using var document = System.Text.Json.JsonDocument.Parse(text);
+        Assert.Equal(names.Count, document.RootElement.GetArrayLength());
+        Assert.Equal(names.Order(), document.RootElement.EnumerateArray().Select(s => s.GetProperty("meta").GetProperty("name").GetString()!).Order());
+
+        (exit, text) = await RunAsync(80, "list", "--output", "yaml");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("yaml", text);
+    }
+
+    [Fact]
+    public async Task Help_says_where_the_token_comes_from_and_never_shows_one()
+    {
+        var (exit, text) = await RunAsync("list", "--help");
+        Assert.Equal(0, exit);
+        var tokenLine = text.Split('\n').Single(line => line.TrimStart().StartsWith("--token", StringComparison.Ordinal));
+        Assert.Contains(ScenarioCommandFactory.TokenEnvironmentVariable, tokenLine);
+        Assert.DoesNotContain("[default", tokenLine); // System.CommandLine shows a default value so
+        Assert.DoesNotContain(LabWebHost.Token, text);
     }
 
     [Fact]
@@ -108,7 +143,11 @@ public sealed class CliTests(Xunit.Abstractions.ITestOutputHelper output) : IAsy
 
     private Task<(int Exit, string Text)> RunAsync(params string[] args) => RunWithUrlAsync(_host.BaseAddress.ToString(), args);
 
-    private static async Task<(int Exit, string Text)> RunWithUrlAsync(string url, params string[] args)
+    private Task<(int Exit, string Text)> RunAsync(int width, params string[] args) => RunWithUrlAsync(_host.BaseAddress.ToString(), args, width);
+
+    private static Task<(int Exit, string Text)> RunWithUrlAsync(string url, params string[] args) => RunWithUrlAsync(url, args, 250);
+
+    private static async Task<(int Exit, string Text)> RunWithUrlAsync(string url, string[] args, int width)
     {
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -118,7 +157,7 @@ public sealed class CliTests(Xunit.Abstractions.ITestOutputHelper output) : IAsy
             Out = new AnsiConsoleOutput(writer),
             Interactive = InteractionSupport.No,
         });
-        console.Profile.Width = 250;
+        console.Profile.Width = width;
         var root = new RootCommand();
         root.Subcommands.Add(ScenarioCommandFactory.Create(console));
         var exit = await root.Parse(["scenario", .. args, "--url", url]).InvokeAsync(new InvocationConfiguration { Output = writer, Error = writer });

@@ -64,20 +64,49 @@ public static class LabSession
     public static void PrintUrls(RunningLab lab)
     {
         var topology = lab.Topology;
-        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]The lab is up[/] ([grey]{lab.StartupTime.TotalSeconds:0.0} s[/])");
-        table.AddColumn("What");
-        table.AddColumn("URL");
-        table.AddRow("Shop API (storefront)", topology.StorefrontUrl + "/api/catalog/search?q=lamp");
-        table.AddRow("OpenAPI document", topology.StorefrontUrl + "/openapi/v1.json");
-        table.AddRow("Payments API", topology.PaymentsUrl + "/openapi/v1.json");
-        table.AddRow("Orleans dashboard", topology.SiloUrl(1) + "/dashboard");
-        table.AddRow("Aspire dashboard (traces, metrics, logs)", lab.TelemetryViewerUrl ?? "[grey]not running[/]");
-        table.AddRow("Prometheus metrics", $"{topology.StorefrontUrl}/metrics, {topology.SiloUrl(1)}/metrics, {topology.PaymentsUrl}/metrics");
-        table.AddRow("Control panel (scenarios, live view, reports)", $"{topology.StorefrontUrl}/lab/ (the link below signs in)");
-        table.AddRow("Control API (scenarios)", $"{topology.StorefrontUrl}/lab/scenarios");
-        table.AddRow("Control token", $"{Markup.Escape(Path.Combine(lab.DataDirectory, ControlToken.FileName))} (lab scenario finds it there)");
-        table.AddRow("Logs and data", Markup.Escape(lab.DataDirectory));
-        AnsiConsole.Write(table);
+        var metrics = new List<string> { $"{topology.StorefrontUrl}/metrics" };
+        metrics.AddRange(Enumerable.Range(1, topology.Silos).Select(silo => $"{topology.SiloUrl(silo)}/metrics"));
+        metrics.Add($"{topology.PaymentsUrl}/metrics");
+        (string What, IReadOnlyList<string> Values)[] rows =
+        [
+            ("Shop API (storefront)", [topology.StorefrontUrl + "/api/catalog/search?q=lamp"]),
+            ("OpenAPI document", [topology.StorefrontUrl + "/openapi/v1.json"]),
+            ("Payments API", [topology.PaymentsUrl + "/openapi/v1.json"]),
+            ("Orleans dashboard", [topology.SiloUrl(1) + "/dashboard"]),
+            ("Aspire dashboard (traces, metrics, logs)", [lab.TelemetryViewerUrl ?? "not running"]),
+            ("Prometheus metrics", metrics),
+            ("Control panel (the link below signs in)", [$"{topology.StorefrontUrl}/lab/"]),
+            ("Control API (scenarios)", [$"{topology.StorefrontUrl}/lab/scenarios"]),
+            ("Control token (lab scenario finds it)", [Path.Combine(lab.DataDirectory, ControlToken.FileName)]),
+            ("Logs and data", [lab.DataDirectory]),
+        ];
+
+        AnsiConsole.MarkupLine($"[bold]The lab is up[/] ([grey]{lab.StartupTime.TotalSeconds:0.0} s[/])");
+        // Plain lines, never wrapped: a URL copied from the terminal or a log opens. One that does not fit beside its
+        // label goes on a line of its own.
+        var width = Console.IsOutputRedirected ? 120 : AnsiConsole.Profile.Width;
+        var labelWidth = rows.Max(row => row.What.Length);
+        foreach (var (what, values) in rows)
+        {
+            for (var i = 0; i < values.Count; i++)
+            {
+                var label = i == 0 ? what : "";
+                if (2 + labelWidth + 2 + values[i].Length <= width)
+                {
+                    Console.WriteLine($"  {label.PadRight(labelWidth)}  {values[i]}");
+                }
+                else
+                {
+                    if (label.Length > 0)
+                    {
+                        Console.WriteLine($"  {label}");
+                    }
+
+                    Console.WriteLine($"    {values[i]}");
+                }
+            }
+        }
+
         // On a line of its own and unwrapped, so terminals make the whole link clickable.
         Console.WriteLine($"Control panel: {lab.ControlPanelUrl}");
         foreach (var note in lab.Notes)

@@ -145,6 +145,9 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
         return await store.ReadHistoryAsync(Math.Clamp(limit, 1, options.MaxHistoryPage), ct);
     }
 
+    /// <summary>The longest target value taken: longer than any grain, method, route or SKU the shop has.</summary>
+    public const int MaxTargetValueLength = 256;
+
     /// <summary>Parses target fields (keys of <see cref="TargetFilter.Keys"/>) over <paramref name="baseline"/>; errors go under "target.KEY".</summary>
     public static TargetFilter ParseTarget(TargetFilter baseline, IReadOnlyDictionary<string, string>? fields, ValidationErrors errors)
     {
@@ -164,6 +167,12 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
             }
 
             var value = string.IsNullOrWhiteSpace(rawValue) ? null : rawValue.Trim();
+            if (value is { Length: > MaxTargetValueLength })
+            {
+                errors.Add("target." + key, $"'{key}' is {value.Length} characters long; a target value has at most {MaxTargetValueLength}.");
+                continue;
+            }
+
             double? percentage = null;
             if (key == "percentage" && value is not null)
             {

@@ -88,6 +88,57 @@ public sealed class BadInputTests(LabProcessesFixture fixture)
         Assert.Equal(before, await SnapshotAsync());
     }
 
+    public static TheoryData<string, string, string, string, string?, string?, int, string> HeaderCases => new()
+    {
+        // service, path, body, content type, extra header, its value, expected status, text the problem must contain
+        { "payments", "/api/charges", Charge, "application/json", "Lab-Deadline", "9223372036854775807", 400, "Lab-Deadline" },
+        { "payments", "/api/charges", Charge, "application/json", "Lab-Deadline", "253402300800000", 400, "Lab-Deadline" },
+        { "payments", "/api/charges", Charge, "application/json", "Lab-Deadline", "soon", 400, "Lab-Deadline" },
+        { "payments", "/api/charges", Charge, "application/json; charset=nonsense", null, null, 415, "Content-Type" },
+        { "storefront", $"/api/carts/{Customer}/items", """{"sku":"SKU-00010","quantity":1}""", "application/json; charset=nonsense", null, null, 415, "Content-Type" },
+    };
+
+    private const string Charge = """{"orderId":"2f1d6a52-0000-4000-8000-000000000003","amount":10,"currency":"EUR"}""";
+
+    /// <summary>Regressions of a bad-input run: headers that used to answer 500 (an out-of-range deadline, an unknown charset).</summary>
+    [Theory]
+    [MemberData(nameof(HeaderCases))]
+    public async Task Bad_header_gets_a_problem_naming_it_and_changes_nothing(
+        string service, string path, string body, string contentType, string? header, string? value, int expectedStatus, string named)
+    {
+        var before = await SnapshotAsync();
+        var client = service == "payments" ? fixture.Payments : fixture.Storefront;
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8) };
+        request.Content.Headers.Remove("Content-Type");
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        request.Headers.Add("Idempotency-Key", $"bad-header-{Guid.NewGuid():N}");
+        if (header is not null)
+        {
+            request.Headers.TryAddWithoutValidation(header, value);
+        }
+
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(expectedStatus == (int)response.StatusCode, $"{(int)response.StatusCode} {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(named, text, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    /// <summary>A search's own % and _ match themselves, not every product (a regression: ?q=% returned the whole catalog).</summary>
+    [Theory]
+    [InlineData("%")]
+    [InlineData("_")]
+    [InlineData("\\")]
+    public async Task Like_wildcards_in_a_search_match_only_themselves(string text)
+    {
+        using var page = JsonDocument.Parse(await fixture.Storefront.GetStringAsync($"/api/catalog/search?q={Uri.EscapeDataString(text)}"));
+        Assert.Equal(0, page.RootElement.GetProperty("total").GetInt32()); // no product name holds one
+        using var all = JsonDocument.Parse(await fixture.Storefront.GetStringAsync("/api/catalog/search?q=a"));
+        Assert.True(all.RootElement.GetProperty("total").GetInt32() > 0);
+    }
+
     /// <summary>What a bad request could have changed: the test customer's cart, orders and the charges.</summary>
     private async Task<string> SnapshotAsync()
     {

@@ -31,12 +31,14 @@ public sealed class AsyncCallbackStormTests(ScenarioLabFixture fixture, ITestOut
         await fixture.EnableEverywhereAsync("async-callback-storm", $$"""{"parameters":{"subscribers":"{{StormSubscribers}}","cure":"true"},"ttl":"2m"}""");
         var cured = await PhaseAsync(StormSubscribers, "batched");
         await fixture.DisableEverywhereAsync("async-callback-storm");
+        var recovered = await PhaseAsync(OwnSubscribers, "batched");
         output.WriteLine($"idle ({OwnSubscribers} subscribers): {idle}");
         output.WriteLine($"storm ({StormSubscribers} subscribers, per event): {storm}");
         output.WriteLine($"cure ({StormSubscribers} subscribers, batched): {cured}");
+        output.WriteLine($"after disable ({OwnSubscribers} subscribers): {recovered}");
 
         // The fan-out: every event of every phase reached every subscriber, none failed.
-        foreach (var (phase, subscribers) in new[] { (idle, OwnSubscribers), (storm, StormSubscribers), (cured, StormSubscribers) })
+        foreach (var (phase, subscribers) in new[] { (idle, OwnSubscribers), (storm, StormSubscribers), (cured, StormSubscribers), (recovered, OwnSubscribers) })
         {
             Assert.True(phase.Events >= 5 * phase.Checkouts, $"{phase.Events} events for {phase.Checkouts} orders");
             Assert.Equal(phase.Events * subscribers, phase.Deliveries);
@@ -51,6 +53,7 @@ public sealed class AsyncCallbackStormTests(ScenarioLabFixture fixture, ITestOut
         Assert.True(cured.Calls < 0.6 * cured.Events * StormSubscribers, $"cure: {cured.Calls} calls for {cured.Events} events");
         Assert.Equal(cured.CallsStarted, cured.CallsStartedWithinBound);
         Assert.Equal(idle.CallsStarted, idle.CallsStartedWithinBound);
+        Assert.Equal(recovered.CallsStarted, recovered.CallsStartedWithinBound);
     }
 
     /// <summary>Four customers check out eight orders each while the feed runs as configured; then waits until every event was delivered.</summary>

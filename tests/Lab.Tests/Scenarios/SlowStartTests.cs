@@ -39,6 +39,7 @@ public sealed class SlowStartTests(ScenarioLabFixture fixture, ITestOutputHelper
         var warmed = await fixture.SiloSumAsync("lab_warmup_products_total") - warmedBefore;
         var cured = await ReadPairsAsync();
         await fixture.DisableEverywhereAsync("slow-start");
+        var after = await ReadPairsAsync();
 
         foreach (var cold in rounds)
         {
@@ -46,6 +47,7 @@ public sealed class SlowStartTests(ScenarioLabFixture fixture, ITestOutputHelper
         }
 
         output.WriteLine($"warm-up ({warmed} best sellers loaded by the silos before ready): {cured}");
+        output.WriteLine($"after disable: {after}");
 
         // Cold: every best seller is loaded again by its first read (its second loads nothing), and the first read is the slower.
         Assert.All(rounds, cold => Assert.Equal(BestSellers.Length, cold.Loads));
@@ -56,6 +58,9 @@ public sealed class SlowStartTests(ScenarioLabFixture fixture, ITestOutputHelper
         // The warm-up: the silos loaded the best sellers before they reported ready; no read loads anything.
         Assert.True(warmed >= BestSellers.Length, $"{warmed} best sellers warmed");
         Assert.Equal(0, cured.Loads);
+
+        // Disabled, the silos do not restart again: they stay as warm as the traffic left them.
+        Assert.Equal(0, after.Loads);
     }
 
     /// <summary>Enables or changes slow-start, waits until both silos restarted and their /health is ready (as a load balancer would).</summary>

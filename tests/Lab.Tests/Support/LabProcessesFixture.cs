@@ -59,7 +59,9 @@ public sealed class LabProcessesFixture : IAsyncLifetime
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
-            var basePort = Random.Shared.Next(20_000, 60_000);
+            // Below the kernel's ephemeral range (32768-60999 here): an outgoing connection of any process on the machine can
+            // take a port in it between this check and the bind, and a lab's listener would then fail to start.
+            var basePort = Random.Shared.Next(10_000, 32_000);
             var topology = new LabTopology
             {
                 StorefrontPort = basePort,
