@@ -2,9 +2,11 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Lab.ServiceDefaults;
@@ -48,6 +50,26 @@ internal sealed class LabExceptionHandler(IProblemDetailsService problems, ILogg
     };
 
     private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}
+
+/// <summary>
+/// Writes problem details as JSON whatever the request's Accept header says. The default writer writes only for clients
+/// that accept JSON, and leaves the others a bare status with an empty body, which says nothing about what was wrong.
+/// </summary>
+internal sealed class AnyAcceptProblemDetailsWriter(IOptions<ProblemDetailsOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json) : IProblemDetailsWriter
+{
+    public bool CanWrite(ProblemDetailsContext context) => true;
+
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        problem.Status ??= context.HttpContext.Response.StatusCode;
+        problem.Title ??= ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        options.Value.CustomizeProblemDetails?.Invoke(context);
+        var response = context.HttpContext.Response;
+        return new ValueTask(response.WriteAsJsonAsync(problem, problem.GetType(), json.Value.SerializerOptions, "application/problem+json",
+            context.HttpContext.RequestAborted));
+    }
 }
 
 public static class ProblemDetailsHandling

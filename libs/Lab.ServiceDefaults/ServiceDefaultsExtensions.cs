@@ -67,6 +67,8 @@ public static class ServiceDefaultsExtensions
         }
 
         builder.Services.AddProblemDetails();
+        // After the default writer: it takes every request that accepts JSON, this one the rest (Accept: application/xml).
+        builder.Services.AddSingleton<IProblemDetailsWriter, AnyAcceptProblemDetailsWriter>();
         // Malformed input must reach the exception handler, which says what was wrong, instead of a bare 400.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.ConfigureHttpJsonOptions(options =>

@@ -139,46 +139,60 @@ public static class LabControlApi
                 return request;
             }
 
-            foreach (var property in document.RootElement.EnumerateObject())
+            try
             {
-                switch (property.Name.ToLowerInvariant())
-                {
-                    case "parameters":
-                        request = request with { Parameters = ReadMap(property.Value, "parameters", keyPrefix: "", errors) };
-                        break;
-                    case "target":
-                        request = request with { Target = ReadMap(property.Value, "target", keyPrefix: "target.", errors) };
-                        break;
-                    case "ttl":
-                        if (property.Value.ValueKind == JsonValueKind.String)
-                        {
-                            request = request with { Ttl = property.Value.GetString() };
-                        }
-                        else if (property.Value.ValueKind != JsonValueKind.Null)
-                        {
-                            errors.Add("ttl", "'ttl' must be a string such as \"5m\".");
-                        }
+                return ReadFields(document.RootElement, request, errors);
+            }
+            catch (InvalidOperationException)
+            {
+                // The parser takes escapes such as "\ud800" that no .NET string can hold; reading one throws.
+                errors.Add("body", "The JSON holds a name or value that is not valid text (an unpaired surrogate escape such as \\ud800).");
+                return request;
+            }
+        }
+    }
 
-                        break;
-                    case "seed":
-                        if (property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt64(out var seed))
-                        {
-                            request = request with { Seed = seed };
-                        }
-                        else if (property.Value.ValueKind == JsonValueKind.String && long.TryParse(property.Value.GetString(), out seed))
-                        {
-                            request = request with { Seed = seed };
-                        }
-                        else if (property.Value.ValueKind != JsonValueKind.Null)
-                        {
-                            errors.Add("seed", "'seed' must be a whole number.");
-                        }
+    private static ScenarioRequest ReadFields(JsonElement root, ScenarioRequest request, ValidationErrors errors)
+    {
+        foreach (var property in root.EnumerateObject())
+        {
+            switch (property.Name.ToLowerInvariant())
+            {
+                case "parameters":
+                    request = request with { Parameters = ReadMap(property.Value, "parameters", keyPrefix: "", errors) };
+                    break;
+                case "target":
+                    request = request with { Target = ReadMap(property.Value, "target", keyPrefix: "target.", errors) };
+                    break;
+                case "ttl":
+                    if (property.Value.ValueKind == JsonValueKind.String)
+                    {
+                        request = request with { Ttl = property.Value.GetString() };
+                    }
+                    else if (property.Value.ValueKind != JsonValueKind.Null)
+                    {
+                        errors.Add("ttl", "'ttl' must be a string such as \"5m\".");
+                    }
 
-                        break;
-                    default:
-                        errors.Add(property.Name, $"Unknown field '{property.Name}' (known: parameters, target, ttl, seed).");
-                        break;
-                }
+                    break;
+                case "seed":
+                    if (property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt64(out var seed))
+                    {
+                        request = request with { Seed = seed };
+                    }
+                    else if (property.Value.ValueKind == JsonValueKind.String && long.TryParse(property.Value.GetString(), out seed))
+                    {
+                        request = request with { Seed = seed };
+                    }
+                    else if (property.Value.ValueKind != JsonValueKind.Null)
+                    {
+                        errors.Add("seed", "'seed' must be a whole number.");
+                    }
+
+                    break;
+                default:
+                    errors.Add(property.Name, $"Unknown field '{property.Name}' (known: parameters, target, ttl, seed).");
+                    break;
             }
         }
 
