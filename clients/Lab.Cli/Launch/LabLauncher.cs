@@ -39,6 +39,9 @@ public static class LabLauncher
         {
             var otlp = StartTelemetryViewer(lab, topology, dataDirectory, logDirectory, progress);
             var common = CommonSettings(topology, otlp);
+            // A cluster id of its own: a silo or client of another lab on this machine that reaches one of these ports
+            // (a stale gateway list, a port reused) is refused at the handshake instead of joining or driving this lab.
+            common["Orleans__ClusterId"] = lab.ClusterId;
 
             progress("starting payments");
             var payments = lab.Add(ChildProcess.Start("payments", LabPaths.Payments, [], With(common, new()
@@ -181,7 +184,6 @@ public static class LabLauncher
         {
             ["Orleans__Clustering"] = "AdoNet",
             ["Orleans__ClusteringConnectionString"] = postgres,
-            ["Orleans__ClusterId"] = LabPostgres.ClusterId,
             ["Orleans__AdvertisedHost"] = "127.0.0.1",
         }
         : new();
@@ -255,6 +257,9 @@ public sealed class RunningLab(LabTopology topology, string dataDirectory, strin
 
     /// <summary>The bearer token the control API (/lab) wants for changes; also written to DATA_DIR/token.</summary>
     public string ControlToken { get; } = controlToken;
+
+    /// <summary>The Orleans cluster id of this run of the lab ("lab-" and 8 random hex digits); no other lab shares it.</summary>
+    public string ClusterId { get; } = $"{LabPostgres.ClusterIdPrefix}{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
 
     public LabTopology Topology { get; } = topology;
     public string DataDirectory { get; } = dataDirectory;

@@ -10,8 +10,8 @@ public static class LabPostgres
 {
     public const string DefaultConnectionString = "Host=127.0.0.1;Username=lab;Password=lab;Database=lab_shop";
 
-    /// <summary>The cluster id the launcher's silos use; their membership rows are keyed by it.</summary>
-    public const string ClusterId = "lab";
+    /// <summary>How the cluster ids of the launcher's labs begin (each run has its own); membership rows are keyed by them.</summary>
+    public const string ClusterIdPrefix = "lab-";
 
     public static string PaymentsConnectionString(string shopConnectionString)
     {
@@ -67,7 +67,8 @@ public static class LabPostgres
         await using var command = new NpgsqlCommand("""
             DO $$ BEGIN
                 IF to_regclass('orleans_membership') IS NOT NULL THEN
-                    DELETE FROM orleans_membership WHERE deployment_id = 'lab';
+                    DELETE FROM orleans_membership WHERE deployment_id = 'lab' OR deployment_id LIKE 'lab-%';
+                    DELETE FROM orleans_membership_version WHERE deployment_id = 'lab' OR deployment_id LIKE 'lab-%';
                 END IF;
             END $$
             """, connection);
