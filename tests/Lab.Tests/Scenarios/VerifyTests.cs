@@ -70,6 +70,23 @@ public sealed class VerifyTests(ShopClusterFixture fixture, ITestOutputHelper ou
         Assert.Equal(1, VerifyCommand.Run(copy.Path, StuckAfter, console));
         Assert.Contains("SKU-00009", console.Output);
         Assert.Equal(2, VerifyCommand.Run(Path.Combine(copy.Path, "missing"), StuckAfter, new TestConsole()));
+
+        // --output json: the same verdict, in a shape a script reads.
+        var json = new TestConsole();
+        Assert.Equal(1, VerifyCommand.Run(copy.Path, StuckAfter, json, json: true));
+        using (var report = System.Text.Json.JsonDocument.Parse(json.Output))
+        {
+            Assert.False(report.RootElement.GetProperty("clean").GetBoolean());
+            Assert.Contains(report.RootElement.GetProperty("violations").EnumerateArray(),
+                v => v.GetProperty("invariant").GetString() == "stock conservation" && v.GetProperty("id").GetString() == "SKU-00009");
+        }
+
+        var unreadable = new TestConsole();
+        Assert.Equal(2, VerifyCommand.Run(Path.Combine(copy.Path, "missing"), StuckAfter, unreadable, json: true));
+        using (var error = System.Text.Json.JsonDocument.Parse(unreadable.Output))
+        {
+            Assert.Contains("missing", error.RootElement.GetProperty("error").GetString());
+        }
     }
 
     /// <summary>
