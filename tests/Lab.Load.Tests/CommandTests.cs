@@ -56,6 +56,23 @@ public sealed class CommandTests
     }
 
     [Fact]
+    public async Task Output_json_prints_the_report_document_and_nothing_else()
+    {
+        await using var server = await TestServer.StartAsync(app => app.MapGet("/", () => "ok"));
+        var (exit, output) = await Run("--target", server.Address.ToString(), "--mix", "get=1", "--rate", "50/s", "--duration", "1s",
+            "--threshold", "errors<1%", "--seed", "1", "--output", "json");
+        Assert.True(exit == 0, output);
+        using var report = System.Text.Json.JsonDocument.Parse(output); // the whole output is one JSON document
+        Assert.True(report.RootElement.GetProperty("passed").GetBoolean());
+        Assert.True(report.RootElement.GetProperty("schemaVersion").GetInt32() >= 1);
+
+        (exit, output) = await Run("--target", server.Address.ToString(), "--rate", "fast", "--output", "json");
+        Assert.NotEqual(0, exit);
+        using var error = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Contains("rate", error.RootElement.GetProperty("error").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task A_failing_threshold_exits_99_and_names_the_threshold()
     {
         await using var server = await TestServer.StartAsync(app => app.MapGet("/", async () =>
@@ -125,7 +142,7 @@ public sealed class CommandTests
         Assert.Equal("load", load.Name);
         string[] expected =
         [
-            "--target", "--rate", "--ramp", "--users", "--think", "--duration", "--mix", "--preset", "--at", "--set", "--threshold", "--out",
+            "--target", "--rate", "--ramp", "--users", "--think", "--duration", "--mix", "--preset", "--at", "--set", "--threshold", "--out", "--output",
             "--token", "--seed", "--max-in-flight", "--slowest", "--aspire-url", "--jaeger-url", "--timeout", "--warmup", "--transport", "--no-progress",
         ];
         Assert.Equal(expected.Order(), load.Options.Select(o => o.Name).Order());

@@ -82,10 +82,16 @@ public static class LoadCommandFactory
         var timeout = new Option<string?>("--timeout") { Description = "Per-request timeout (default 30s)." };
         var warmUp = new Option<string?>("--warmup") { Description = "Run the same load this long first and discard it (JIT, connections), e.g. 3s." };
         var transport = new Option<string?>("--transport") { Description = "HTTP client: auto (raw sockets for http://, HttpClient for https://), raw or httpclient." };
+        var format = new Option<string>("--output", "-o")
+        {
+            Description = "table (for people) or json: report.json's document on stdout and nothing else (no banner, no progress); --out still writes the files.",
+            DefaultValueFactory = _ => "table",
+        };
+        format.AcceptOnlyFromAmong("table", "json");
         var noProgress = new Option<bool>("--no-progress") { Description = "No live progress (it is off anyway when output is redirected)." };
 
         var command = new Command("load", "Drive the shop with user journeys (open or closed model), then report latency, errors and traces.");
-        foreach (var option in new Option[] { target, rate, ramp, users, think, duration, mix, preset, at, set, threshold, output, token, seed, maxInFlight, slowest, aspireUrl, jaegerUrl, timeout, warmUp, transport, noProgress })
+        foreach (var option in new Option[] { target, rate, ramp, users, think, duration, mix, preset, at, set, threshold, output, format, token, seed, maxInFlight, slowest, aspireUrl, jaegerUrl, timeout, warmUp, transport, noProgress })
         {
             command.Options.Add(option);
         }
@@ -121,7 +127,8 @@ public static class LoadCommandFactory
                 !result.GetValue(noProgress),
                 console ?? AnsiConsole.Console,
                 runOptions ?? new LoadRunOptions(),
-                cancellationToken);
+                cancellationToken,
+                json: result.GetValue(format) == "json");
         });
         return command;
     }
@@ -171,8 +178,15 @@ public static class LoadCommandFactory
 /// <summary>What <c>lab load</c> does once its options are read: plan, run with progress, report, exit code.</summary>
 public static class LoadCommand
 {
-    public static async Task<int> RunAsync(LoadArguments args, string? outDirectory, bool progress, IAnsiConsole console, LoadRunOptions runOptions, CancellationToken cancellationToken)
+    /// <param name="json">Print report.json's document and nothing else (errors as {"error": ...}).</param>
+    public static async Task<int> RunAsync(LoadArguments args, string? outDirectory, bool progress, IAnsiConsole console, LoadRunOptions runOptions,
+        CancellationToken cancellationToken, bool json = false)
     {
+        if (json)
+        {
+            return await RunForScriptAsync(args, outDirectory, console, runOptions, cancellationToken);
+        }
+
         try
         {
             var plan = LoadPlanBuilder.Build(args, runOptions.Journeys);
@@ -231,6 +245,29 @@ public static class LoadCommand
         catch (LoadException e)
         {
             console.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            return e.ExitCode;
+        }
+    }
+
+    private static async Task<int> RunForScriptAsync(LoadArguments args, string? outDirectory, IAnsiConsole console, LoadRunOptions runOptions,
+        CancellationToken cancellationToken)
+    {
+        var writer = console.Profile.Out.Writer;
+        try
+        {
+            var plan = LoadPlanBuilder.Build(args, runOptions.Journeys);
+            var report = await LoadRunner.RunAsync(plan, runOptions, null, cancellationToken);
+            if (outDirectory is not null)
+            {
+                await ReportFiles.WriteAllAsync(report, outDirectory, CancellationToken.None);
+            }
+
+            writer.WriteLine(JsonReportWriter.Write(report));
+            return report.Interrupted ? LoadExitCodes.Cancelled : report.Passed ? LoadExitCodes.Success : LoadExitCodes.ThresholdsFailed;
+        }
+        catch (LoadException e)
+        {
+            writer.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { error = e.Message }, JsonReportWriter.Options));
             return e.ExitCode;
         }
     }
