@@ -17,10 +17,21 @@ public static partial class ChargesApi
     public static RouteGroupBuilder MapChargesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup(ShopRoutes.Charges).WithTags("Charges");
-        group.MapPost("/", CreateAsync).WithName("CreateCharge");
-        group.MapGet("/{chargeId}", GetAsync).WithName("GetCharge");
-        group.MapGet("/", ListByOrderAsync).WithName("ListChargesOfOrder");
-        group.MapPost("/{chargeId}/refund", RefundAsync).WithName("RefundCharge");
+        group.MapPost("/", CreateAsync).WithName("CreateCharge")
+            .WithDescription("Charges an order once per Idempotency-Key: 201 with a new charge, 200 with the first one for a repeated key and the same " +
+                             "request, 422 for a repeated key and another request, 504 when too little of the caller's Lab-Deadline is left.")
+            .Produces<Charge>(StatusCodes.Status201Created).Produces<Charge>().ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+        group.MapGet("/{chargeId}", GetAsync).WithName("GetCharge")
+            .WithDescription("One charge and its status (captured or refunded).")
+            .Produces<Charge>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/", ListByOrderAsync).WithName("ListChargesOfOrder")
+            .WithDescription("The charges made for an order (orderId), so a caller that gave up can find and refund them.")
+            .Produces<IReadOnlyList<Charge>>().ProducesValidationProblem();
+        group.MapPost("/{chargeId}/refund", RefundAsync).WithName("RefundCharge")
+            .WithDescription("Refunds a charge; refunding it again answers the same refunded charge.")
+            .Produces<Charge>().ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 

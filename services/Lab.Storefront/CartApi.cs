@@ -12,10 +12,22 @@ public static class CartApi
     public static IEndpointRouteBuilder MapCartApi(this IEndpointRouteBuilder app)
     {
         var carts = app.MapGroup("/api/carts/{customerId}").WithTags("Cart");
-        carts.MapGet("/", GetAsync).WithName("GetCart");
-        carts.MapPost("/items", AddItemAsync).WithName("AddCartItem");
-        carts.MapDelete("/items/{sku}", RemoveItemAsync).WithName("RemoveCartItem");
-        carts.MapPost("/checkout", CheckoutAsync).WithName("Checkout");
+        carts.MapGet("/", GetAsync).WithName("GetCart")
+            .WithDescription("The customer's cart: its lines with unit prices and the total.")
+            .Produces<Cart>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        carts.MapPost("/items", AddItemAsync).WithName("AddCartItem")
+            .WithDescription("Puts a quantity of a SKU in the cart (a line for the SKU already there gets the new quantity).")
+            .Produces<Cart>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        carts.MapDelete("/items/{sku}", RemoveItemAsync).WithName("RemoveCartItem")
+            .WithDescription("Takes a SKU's line out of the cart.")
+            .Produces<Cart>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        carts.MapPost("/checkout", CheckoutAsync).WithName("Checkout")
+            .WithDescription("Places an order for the cart: reserves every line, charges payments, confirms. 201 with the confirmed order; " +
+                             "409 out of stock, 502 payment failed, 504 the checkout's time budget spent, each with the order id and its status.")
+            .Produces<Order>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status502BadGateway)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
         return app;
     }
 

@@ -8,10 +8,14 @@ public static class CatalogApi
     public static IEndpointRouteBuilder MapCatalogApi(this IEndpointRouteBuilder app)
     {
         var catalog = app.MapGroup("/api/catalog").WithTags("Catalog");
-        catalog.MapGet("/search", SearchAsync).WithName("SearchCatalog");
+        catalog.MapGet("/search", SearchAsync).WithName("SearchCatalog")
+            .WithDescription("Products whose name contains q (and in a category, if given), most popular first, one page at a time.")
+            .Produces<CatalogPage>().ProducesValidationProblem();
 
         var products = app.MapGroup("/api/products").WithTags("Catalog");
-        products.MapGet("/{sku}", GetProductAsync).WithName("GetProduct");
+        products.MapGet("/{sku}", GetProductAsync).WithName("GetProduct")
+            .WithDescription("One product: name, category, price and description.")
+            .Produces<Product>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

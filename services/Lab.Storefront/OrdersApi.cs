@@ -8,10 +8,14 @@ public static class OrdersApi
     public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
         var orders = app.MapGroup("/api/orders").WithTags("Orders");
-        orders.MapGet("/{orderId}", GetOrderAsync).WithName("GetOrder");
+        orders.MapGet("/{orderId}", GetOrderAsync).WithName("GetOrder")
+            .WithDescription("One order: status, lines, total, payment and failure reason.")
+            .Produces<Order>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
 
         var customers = app.MapGroup("/api/customers/{customerId}").WithTags("Customers");
-        customers.MapGet("/orders", GetHistoryAsync).WithName("GetOrderHistory");
+        customers.MapGet("/orders", GetHistoryAsync).WithName("GetOrderHistory")
+            .WithDescription("The customer's latest orders (limit, default 20), newest first, with their lines.")
+            .Produces<IReadOnlyList<Order>>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
