@@ -5,7 +5,7 @@ using Lab.ServiceDefaults;
 
 var builder = LabWebApplication.CreateBuilder(args);
 builder.AddLabDefaults("lab-payments");
-builder.Services.AddOpenApi();
+builder.Services.AddLabOpenApi("The lab's payment provider: charges taken once per idempotency key after a card authorisation, looked up by order, refunded.");
 builder.Services.AddLabScenarios(options => options.UseServiceName(builder.Configuration, "payments", ServiceKind.Payments))
     .SyncFromControlApi();
 builder.Services.AddLabScenarioCatalog();

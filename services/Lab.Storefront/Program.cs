@@ -8,7 +8,7 @@ using Lab.Storefront.ControlPanel;
 
 var builder = LabWebApplication.CreateBuilder(args);
 builder.AddLabDefaults("lab-storefront");
-builder.Services.AddOpenApi();
+builder.Services.AddLabOpenApi("The lab's shop (catalog, carts, checkout, orders, back office) and the lab's control API, which switches failure scenarios on and off.");
 builder.Services.AddShopPolicies(builder.Configuration);
 builder.Services.AddSingleton<ProductReads>();
 builder.Services.AddLabScenarios(options => options.UseServiceName(builder.Configuration, "storefront", ServiceKind.Storefront))
