@@ -11,7 +11,10 @@ public sealed class FixedLatencyTests(ScenarioLabFixture fixture, ITestOutputHel
 {
     private static readonly string[] Skus = ["SKU-00101", "SKU-00102", "SKU-00103"];
     private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(250);
-    private static readonly TimeSpan TimerSlack = TimeSpan.FromMilliseconds(2);
+
+    // .NET timers count whole milliseconds of a coarser clock than the spans' own: a delayed span may end a little before
+    // the delay (249.7 ms seen on a quiet machine, 247.1 ms under the whole suite's load).
+    private static readonly TimeSpan TimerSlack = TimeSpan.FromMilliseconds(5);
 
     [Fact]
     public async Task Delay_at_inventory_reservations_adds_lines_times_delay_to_each_checkout_and_tags_the_spans()
@@ -53,8 +56,6 @@ public sealed class FixedLatencyTests(ScenarioLabFixture fixture, ITestOutputHel
             Assert.Equal("lab-silo", span.Service);
             Assert.Contains("ReserveAsync", span.Name);
             Assert.Contains("lab.scenario.injected", span.Events);
-            // .NET timers count whole milliseconds of a coarser clock than the spans', so a delay may end up to a
-            // millisecond early by the span's measure.
             Assert.True(span.Duration >= Delay - TimerSlack, $"{span.Name} lasted {span.Duration.TotalMilliseconds:0.0} ms");
         });
 
