@@ -62,10 +62,11 @@ public sealed class OrderFeed(IGrainFactory grains, IOptions<ShopOptions> option
                     batch.Add(next);
                 }
 
+                var subscribers = Subscribers;
                 using var activity = LabTelemetry.Source.StartActivity("order feed delivery");
                 activity?.SetTag("lab.order_feed.events", batch.Count);
-                activity?.SetTag("lab.order_feed.subscribers", Subscribers);
-                await Parallel.ForEachAsync(Enumerable.Range(1, Subscribers),
+                activity?.SetTag("lab.order_feed.subscribers", subscribers);
+                await Parallel.ForEachAsync(Enumerable.Range(1, subscribers),
                     new ParallelOptions { MaxDegreeOfParallelism = own.MaxInFlight ?? 1, CancellationToken = stoppingToken },
                     async (subscriber, _) => await SendAsync(subscriber, batch, OrderFeedTelemetry.Batched));
             }
@@ -151,5 +152,5 @@ public static class OrderFeedTelemetry
 
     internal static readonly Histogram<double> Lag = LabTelemetry.Meter.CreateHistogram(
         "lab.order_feed.lag", "s", "Time from an order event to its arrival at a subscriber.",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LabTelemetry.SecondsBuckets });
+        advice: LabTelemetry.SecondsAdvice);
 }

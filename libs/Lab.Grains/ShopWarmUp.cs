@@ -31,7 +31,7 @@ public sealed class ShopWarmUp(IGrainFactory grains, CatalogRepository catalog, 
 
     private static readonly Histogram<double> WarmUpDuration = LabTelemetry.Meter.CreateHistogram(
         "lab.warmup.duration", "s", "Time a silo spent warming up before it reported ready.",
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LabTelemetry.SecondsBuckets });
+        advice: LabTelemetry.SecondsAdvice);
 
     // Null when ready; else what /health says the silo is doing.
     private volatile string? _notReady = "starting";

@@ -25,7 +25,8 @@ public static class LabTelemetry
     public static readonly IReadOnlyList<double> SecondsBuckets =
         [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30];
 
-    private static InstrumentAdvice<double> SecondsAdvice => new() { HistogramBucketBoundaries = SecondsBuckets };
+    /// <summary>Histogram advice with <see cref="SecondsBuckets"/>, for every lab histogram measured in seconds.</summary>
+    public static InstrumentAdvice<double> SecondsAdvice => new() { HistogramBucketBoundaries = SecondsBuckets };
 
     public static readonly Histogram<double> CheckoutDuration =
         Meter.CreateHistogram("lab.checkout.duration", "s", "Time from order placement to its final state (outcome confirmed or cancelled), or to the saga step that threw (outcome error).", advice: SecondsAdvice);

@@ -12,9 +12,6 @@ public static class ProcessRestart
     /// <summary>Registers this process's restart (the last registration wins; null removes it).</summary>
     public static void Register(Func<CancellationToken, Task>? restart) => s_restart = restart;
 
-    /// <summary>True when this process has state a restart would drop.</summary>
-    public static bool IsRegistered => s_restart is not null;
-
     /// <summary>Drops this process's state and warms it as a start would; nothing when the process registered none.</summary>
     public static Task RestartAsync(CancellationToken cancellationToken) =>
         s_restart is { } restart ? restart(cancellationToken) : Task.CompletedTask;
