@@ -40,20 +40,20 @@ public sealed class AsyncCallbackStormTests(ScenarioLabFixture fixture, ITestOut
         // The fan-out: every event of every phase reached every subscriber, none failed.
         foreach (var (phase, subscribers) in new[] { (idle, OwnSubscribers), (storm, StormSubscribers), (cured, StormSubscribers), (recovered, OwnSubscribers) })
         {
-            Assert.True(phase.Events >= 5 * phase.Checkouts, $"{phase.Events} events for {phase.Checkouts} orders");
-            Assert.Equal(phase.Events * subscribers, phase.Deliveries);
-            Assert.Equal(0, phase.Failures);
+            Assert.True(phase.Counted.Events >= 5 * phase.Checkouts, $"{phase.Counted.Events} events for {phase.Checkouts} orders");
+            Assert.Equal(phase.Counted.Events * subscribers, phase.Counted.Deliveries);
+            Assert.Equal(0, phase.Counted.Failures);
         }
 
         // The storm: one call per subscriber per event, all started at once, so calls pile up in flight.
-        Assert.Equal(storm.Events * StormSubscribers, storm.Calls);
+        Assert.Equal(storm.Counted.Events * StormSubscribers, storm.Counted.Calls);
         Assert.True(storm.MeanInFlight > StormSubscribers / 4.0, $"storm: {storm.MeanInFlight:0.0} calls in flight on average");
 
         // The cure: the same fan-out in batches, never more than the shop's bound in flight in a silo.
-        Assert.True(cured.Calls < 0.6 * cured.Events * StormSubscribers, $"cure: {cured.Calls} calls for {cured.Events} events");
-        Assert.Equal(cured.CallsStarted, cured.CallsStartedWithinBound);
-        Assert.Equal(idle.CallsStarted, idle.CallsStartedWithinBound);
-        Assert.Equal(recovered.CallsStarted, recovered.CallsStartedWithinBound);
+        Assert.True(cured.Counted.Calls < 0.6 * cured.Counted.Events * StormSubscribers, $"cure: {cured.Counted.Calls} calls for {cured.Counted.Events} events");
+        Assert.Equal(cured.Counted.CallsStarted, cured.Counted.WithinBound);
+        Assert.Equal(idle.Counted.CallsStarted, idle.Counted.WithinBound);
+        Assert.Equal(recovered.Counted.CallsStarted, recovered.Counted.WithinBound);
     }
 
     /// <summary>Four customers check out eight orders each while the feed runs as configured; then waits until every event was delivered.</summary>
@@ -75,9 +75,7 @@ public sealed class AsyncCallbackStormTests(ScenarioLabFixture fixture, ITestOut
 
         // Shipping follows confirmation, so events still come after the last checkout answered: wait until they stop and are all delivered.
         var after = await SettledAsync(before, subscribers, delivery);
-        return new FeedPhase(checkouts, checkoutTime, after.Events - before.Events, after.Deliveries - before.Deliveries, after.Calls - before.Calls,
-            after.Failures - before.Failures, after.InFlightSum - before.InFlightSum, after.CallsStarted - before.CallsStarted,
-            after.WithinBound - before.WithinBound, after.LagSum - before.LagSum, after.LagCount - before.LagCount);
+        return new FeedPhase(checkouts, checkoutTime, after - before);
     }
 
     private async Task<FeedCounters> SettledAsync(FeedCounters? before = null, int subscribers = 0, string delivery = "batched")
@@ -114,16 +112,25 @@ public sealed class AsyncCallbackStormTests(ScenarioLabFixture fixture, ITestOut
     }
 
     private sealed record FeedCounters(double Events, double Deliveries, double Calls, double Failures, double InFlightSum, double CallsStarted,
-        double WithinBound, double LagSum, double LagCount);
-
-    private sealed record FeedPhase(int Checkouts, TimeSpan CheckoutTime, double Events, double Deliveries, double Calls, double Failures,
-        double InFlightSum, double CallsStarted, double CallsStartedWithinBound, double LagSum, double LagCount)
+        double WithinBound, double LagSum, double LagCount)
     {
-        public double MeanInFlight => CallsStarted > 0 ? InFlightSum / CallsStarted : 0;
+        public static FeedCounters operator -(FeedCounters after, FeedCounters before) =>
+            new(after.Events - before.Events, after.Deliveries - before.Deliveries, after.Calls - before.Calls, after.Failures - before.Failures,
+                after.InFlightSum - before.InFlightSum, after.CallsStarted - before.CallsStarted, after.WithinBound - before.WithinBound,
+                after.LagSum - before.LagSum, after.LagCount - before.LagCount);
+    }
 
-        public override string ToString() =>
-            $"{Checkouts} checkouts in {CheckoutTime.TotalMilliseconds:0} ms, {Events} events, {Deliveries} deliveries ({(Events > 0 ? Deliveries / Events : 0):0.#} per event), " +
-            $"{Calls} calls ({(Events > 0 ? Calls / Events : 0):0.#} per event), {MeanInFlight:0.0} in flight on average, " +
-            $"{CallsStarted - CallsStartedWithinBound} started above {OwnConcurrency} in flight, lag {(LagCount > 0 ? 1000 * LagSum / LagCount : 0):0} ms mean, {Failures} failed";
+    /// <summary>A phase's checkouts and what the feed counted during it.</summary>
+    private sealed record FeedPhase(int Checkouts, TimeSpan CheckoutTime, FeedCounters Counted)
+    {
+        public double MeanInFlight => Counted.CallsStarted > 0 ? Counted.InFlightSum / Counted.CallsStarted : 0;
+
+        public override string ToString()
+        {
+            var (events, deliveries, calls, failures, _, started, withinBound, lagSum, lagCount) = Counted;
+            return $"{Checkouts} checkouts in {CheckoutTime.TotalMilliseconds:0} ms, {events} events, {deliveries} deliveries ({(events > 0 ? deliveries / events : 0):0.#} per event), " +
+                   $"{calls} calls ({(events > 0 ? calls / events : 0):0.#} per event), {MeanInFlight:0.0} in flight on average, " +
+                   $"{started - withinBound} started above {OwnConcurrency} in flight, lag {(lagCount > 0 ? 1000 * lagSum / lagCount : 0):0} ms mean, {failures} failed";
+        }
     }
 }
