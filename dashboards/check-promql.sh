@@ -68,9 +68,10 @@ start_lab() {
   rm -rf "$work/lab"
   echo "check-promql: starting an embedded lab (storefront :$storefront)"
   # The same exemplar setting as the compose lab; a short response timeout so the deadlock's timeouts come quickly,
-  # and a short long-running-turn threshold so resource-starvation's blocked turns count without starving the machine.
+  # and a short long-running-turn threshold so resource-starvation's blocked turns count without starving the machine;
+  # the page cache on, so that its panels have data.
   OTEL_METRICS_EXEMPLAR_FILTER=trace_based Orleans__ResponseTimeout=00:00:05 Orleans__Scheduling__TurnWarningLengthThreshold=00:00:00.200 \
-    "$lab" up --no-dashboard --silos 2 --data-dir "$work/lab" \
+    "$lab" up --no-dashboard --silos 2 --page-cache 5s --data-dir "$work/lab" \
     --storefront-port "$storefront" --payments-port "$payments" --silo-http-port "$silo_http" \
     --silo-port "$silo_port" --gateway-port "$gateway" >"$work/up.log" 2>&1 &
   lab_pid=$!

@@ -27,15 +27,35 @@ public static class ExperimentCommand
         var noCure = new Option<bool>("--no-cure") { Description = "Skip the fault+cure phase" };
         var seed = new Option<int>("--seed") { Description = "Seed of the load and of the scenario's random choices", DefaultValueFactory = _ => 1 };
         var output = new Option<string?>("--out") { Description = "Directory for the report (default: DATA_DIR/experiments/NAME-TIME)" };
+        var format = new Option<string>("--output", "-o")
+        {
+            Description = "table (for people) or json: experiment.json's document on stdout and nothing else (progress and the lab's messages go to stderr), or {\"error\"}; --out still writes the files.",
+            DefaultValueFactory = _ => "table",
+        };
+        format.AcceptOnlyFromAmong("table", "json");
         var command = new Command("experiment", "Run a scenario as an experiment: baseline, fault and fault+cure phases under the same load, side by side.");
         command.Arguments.Add(name);
-        foreach (var option in new Option[] { rate, phase, mix, set, noCure, seed, output })
+        foreach (var option in new Option[] { rate, phase, mix, set, noCure, seed, output, format })
         {
             command.Options.Add(option);
         }
 
         topology.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
+        {
+            if (result.GetValue(format) == "json")
+            {
+                using var json = JsonOutput.Begin();
+                var exitCode = await RunCommandAsync(result, cancellationToken);
+                json.End(exitCode);
+                return exitCode;
+            }
+
+            return await RunCommandAsync(result, cancellationToken);
+        });
+        return command;
+
+        async Task<int> RunCommandAsync(ParseResult result, CancellationToken cancellationToken)
         {
             ExperimentOptions options;
             try
@@ -54,8 +74,7 @@ public static class ExperimentCommand
             }
             catch (Exception ex) when (ex is LoadException or ArgumentException)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-                return 2;
+                return JsonOutput.Error(ex.Message);
             }
 
             ExperimentSpec spec;
@@ -65,15 +84,13 @@ public static class ExperimentCommand
             }
             catch (ExperimentException ex)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-                return 2;
+                return JsonOutput.Error(ex.Message);
             }
 
             var lab = WithSettings(topology.Read(result), spec.Settings);
             return await LabSession.RunAsync(lab, (running, token) => RunAsync(running, options, result.GetValue(output), token),
                 waitForStop: false, cancellationToken);
-        });
-        return command;
+        }
     }
 
     /// <summary>Runs the experiment on a running lab, prints and writes the report. Used by <c>lab demo</c> too.</summary>
@@ -90,13 +107,13 @@ public static class ExperimentCommand
         }
         catch (Exception ex) when (ex is ExperimentException or LoadException)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-            return (2, null);
+            return (JsonOutput.Error(ex.Message), null);
         }
 
         ExperimentReportWriter.WriteConsole(report, AnsiConsole.Console);
         var directory = output ?? Path.Combine(lab.DataDirectory, "experiments", $"{options.Scenario}-{report.StartedAt:yyyyMMdd-HHmmss}");
         await ExperimentReportWriter.WriteAllAsync(report, directory, cancellationToken);
+        JsonOutput.Document(ExperimentReportWriter.ToJson(report));
         AnsiConsole.MarkupLineInterpolated($"report: {Path.Combine(directory, ExperimentReportWriter.Html)} (and {ExperimentReportWriter.Json}, {ExperimentReportWriter.Markdown}, one load report per phase)");
 
         if (report.Phase("fault+cure") is { NewViolations.Count: > 0 } cured)

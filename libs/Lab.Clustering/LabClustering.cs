@@ -50,6 +50,12 @@ public static class LabClustering
                     new IPEndPoint(IPAddress.Loopback, options.PrimarySiloPort), options.ServiceId, options.ClusterId);
             }
 
+            // The silo's name in the membership table and the dashboard: the lab's name for the process (silo-1), not a random one.
+            if (builder.Configuration["Lab:ServiceName"] is { Length: > 0 } name)
+            {
+                silo.Configure<SiloOptions>(silo => silo.SiloName = name);
+            }
+
             silo.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = options.ResponseTimeout);
             // When a turn counts as long-running (orleans-scheduler-long-running-turns), and how fast a dead silo is declared dead.
             silo.Services.Configure<SchedulingOptions>(builder.Configuration.GetSection($"{LabClusterOptions.Section}:Scheduling"));

@@ -6,7 +6,8 @@ public sealed record Product(
     [property: Id(1)] string Name,
     [property: Id(2)] string Category,
     [property: Id(3)] decimal Price,
-    [property: Id(4)] string Description);
+    [property: Id(4)] string Description,
+    [property: Id(5)] long Version = 1);
 
 [GenerateSerializer, Immutable, Alias("Lab.ProductSummary")]
 public sealed record ProductSummary(
@@ -45,4 +46,9 @@ public interface IProductGrain : IGrainWithStringKey
     /// <param name="cancellationToken">Cancels the read at the grain as well (a hedged read's loser stops waiting).</param>
     [Alias("Get")]
     Task<Product?> GetAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the product's price (its version goes up by one).</summary>
+    /// <returns>The product as written, or null when the SKU does not exist.</returns>
+    [Alias("ChangePrice")]
+    Task<Product?> ChangePriceAsync(decimal price);
 }

@@ -54,4 +54,33 @@ public interface ICustomerGrain : IGrainWithIntegerKey
     /// <returns>The newest orders first, or null when the customer does not exist.</returns>
     [Alias("GetOrderHistory")]
     Task<IReadOnlyList<Order>?> GetOrderHistoryAsync(int limit);
+
+    /// <returns>The customer's wish list, or null when the customer does not exist.</returns>
+    [Alias("GetWishList")]
+    Task<WishList?> GetWishListAsync();
+
+    /// <summary>Adds a product to the wish list (adding it again changes nothing).</summary>
+    /// <returns>The wish list, or null when the customer does not exist.</returns>
+    [Alias("Wish")]
+    Task<WishList?> WishAsync(string sku);
+
+    /// <summary>The back office's clean-up: removes the wished products that are out of stock.</summary>
+    [Alias("RemoveUnavailableWishes")]
+    Task<WishList?> RemoveWishesAsync(IReadOnlyList<string> skus);
+}
+
+/// <summary>The products a customer wishes for, newest first, and how often the list was changed.</summary>
+[GenerateSerializer, Immutable, Alias("Lab.WishList")]
+public sealed record WishList(
+    [property: Id(0)] int CustomerId,
+    [property: Id(1)] IReadOnlyList<string> Skus,
+    [property: Id(2)] int Version);
+
+/// <summary>The back office's wish-list clean-up: out-of-stock products taken off the lists of the customers given (a stateless worker).</summary>
+[Alias("Lab.IWishListCleanupGrain")]
+public interface IWishListCleanupGrain : IGrainWithIntegerKey
+{
+    /// <returns>How many lists were changed.</returns>
+    [Alias("Clean")]
+    Task<int> CleanAsync(IReadOnlyList<int> customerIds);
 }

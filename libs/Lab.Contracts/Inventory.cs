@@ -36,6 +36,10 @@ public interface IInventoryGrain : IGrainWithStringKey
     [Alias("GetStock")]
     Task<StockLevel?> GetStockAsync();
 
+    /// <summary>Releases the reservations that have expired, now (the recovery sweep wakes a SKU whose grain is not active).</summary>
+    [Alias("ReleaseExpired")]
+    Task ReleaseExpiredAsync();
+
     /// <summary>Holds <paramref name="quantity"/> units for an order until committed, released or expired.</summary>
     [Alias("Reserve")]
     Task<ReservationResult> ReserveAsync(Guid orderId, int quantity);

@@ -68,9 +68,12 @@ public interface IOrderGrain : IGrainWithGuidKey
     [Alias("MarkShipped")]
     Task MarkShippedAsync(string shipmentId);
 
-    /// <summary>Publishes the order's latest event again, for consumers that missed it (a stream lost it with a silo).</summary>
-    [Alias("Republish")]
-    Task RepublishAsync();
+    /// <summary>
+    /// Recovery: publishes again the events of the order's outbox that no consumer acknowledged (a stream lost them with a
+    /// silo), and resumes a saga that stopped mid-way.
+    /// </summary>
+    [Alias("Recover")]
+    Task RecoverAsync();
 }
 
 public enum OrderEventKind
@@ -169,4 +172,17 @@ public interface IReportGrain : IGrainWithIntegerKey
 {
     [Alias("Sales")]
     Task<SalesReport> SalesAsync(DateTimeOffset since);
+}
+
+/// <summary>What a replay of the dead letters did: how many events went back to their orders' outboxes, for how many orders.</summary>
+[GenerateSerializer, Immutable, Alias("Lab.DeadLetterReplay")]
+public sealed record DeadLetterReplay([property: Id(0)] int Orders);
+
+/// <summary>The order events parked as dead letters, and their replay once what failed them is fixed (a stateless worker).</summary>
+[Alias("Lab.IDeadLetterGrain")]
+public interface IDeadLetterGrain : IGrainWithIntegerKey
+{
+    /// <summary>Puts every dead letter back in its order's outbox and has each order publish them again.</summary>
+    [Alias("Replay")]
+    Task<DeadLetterReplay> ReplayAsync();
 }

@@ -7,7 +7,17 @@ namespace Lab.Data;
 public sealed class CatalogRepository(LabDb db)
 {
     private static readonly DbOperation GetProduct = new(ShopOperations.CatalogGetProduct, "products", "SELECT",
-        "SELECT sku, name, category, price_cents, description FROM products WHERE sku = @sku");
+        "SELECT sku, name, category, price_cents, description, version FROM products WHERE sku = @sku");
+
+    private static readonly DbOperation ChangePrice = new(ShopOperations.CatalogChangePrice, "products", "UPDATE",
+        """
+        UPDATE products SET price_cents = @priceCents, version = version + 1 WHERE sku = @sku;
+        SELECT sku, name, category, price_cents, description, version FROM products WHERE sku = @sku
+        """);
+
+    // A list parameter is spelled per provider (IN @list expanded by Dapper, or = ANY(@array)).
+    private readonly DbOperation _currentPrices = new(ShopOperations.CatalogCurrentPrices, "products", "SELECT",
+        $"SELECT sku, price_cents, version FROM products WHERE {db.Dialect.InList("sku", "@skus")}");
 
     private static readonly DbOperation Search = new(ShopOperations.CatalogSearch, "products", "SELECT",
         """
@@ -31,7 +41,30 @@ public sealed class CatalogRepository(LabDb db)
         {
             var row = await connection.QuerySingleOrDefaultAsync<ProductRow>(
                 new CommandDefinition(GetProduct.Statement, new { sku }, cancellationToken: cancellationToken));
-            return row is null ? null : new Product(row.sku, row.name, row.category, ShopKeys.FromCents(row.price_cents), row.description);
+            return row?.ToProduct();
+        }, cancellationToken, sku);
+
+    /// <summary>Writes a new price and bumps the product's version, in one transaction.</summary>
+    /// <returns>The product as written, or null when the SKU does not exist.</returns>
+    public Task<Product?> ChangePriceAsync(string sku, decimal price, CancellationToken cancellationToken = default) =>
+        db.InTransactionAsync(ChangePrice, async (connection, transaction) =>
+        {
+            var changed = await connection.ExecuteAsync(new CommandDefinition(ChangePrice.Parts[0],
+                new { sku, priceCents = ShopKeys.ToCents(price) }, transaction, cancellationToken: cancellationToken));
+            return changed == 0
+                ? null
+                : (await connection.QuerySingleAsync<ProductRow>(new CommandDefinition(ChangePrice.Parts[1], new { sku }, transaction,
+                    cancellationToken: cancellationToken))).ToProduct();
+        }, cancellationToken);
+
+    /// <summary>The current price and version of each of <paramref name="skus"/>, in one query.</summary>
+    public Task<IReadOnlyDictionary<string, PriceVersion>> CurrentPricesAsync(IReadOnlyCollection<string> skus, CancellationToken cancellationToken = default) =>
+        db.RunAsync(_currentPrices, async connection =>
+        {
+            var rows = await connection.QueryAsync<PriceRow>(
+                new CommandDefinition(_currentPrices.Statement, new { skus = skus.ToArray() }, cancellationToken: cancellationToken));
+            return (IReadOnlyDictionary<string, PriceVersion>)rows.ToDictionary(row => row.sku,
+                row => new PriceVersion(ShopKeys.FromCents(row.price_cents), row.version), StringComparer.Ordinal);
         }, cancellationToken);
 
     public Task<CatalogPage> SearchAsync(CatalogQuery query, CancellationToken cancellationToken = default) =>
@@ -81,10 +114,18 @@ public sealed class CatalogRepository(LabDb db)
 
     private sealed record CandidateRow(string sku, string name, string category, long price_cents, long popularity_rank);
 
-    private sealed record ProductRow(string sku, string name, string category, long price_cents, string description);
+    private sealed record ProductRow(string sku, string name, string category, long price_cents, string description, long version)
+    {
+        public Product ToProduct() => new(sku, name, category, ShopKeys.FromCents(price_cents), description, version);
+    }
+
+    private sealed record PriceRow(string sku, long price_cents, long version);
 
     private sealed record SummaryRow(string sku, string name, string category, long price_cents);
 }
+
+/// <summary>A product's price now, and the version it was written at.</summary>
+public sealed record PriceVersion(decimal Price, long Version);
 
 /// <summary>A search match with the popularity rank the shop orders by (1 = most popular).</summary>
 public sealed record CatalogCandidate(ProductSummary Summary, long Rank);

@@ -19,6 +19,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<CartRepository>();
         services.AddSingleton<OrderRepository>();
         services.AddSingleton<CustomerRepository>();
+        services.AddSingleton<GrainStateRepository>();
         services.AddSingleton<ProjectionRepository>();
         services.AddSingleton<ReportRepository>();
         return services;

@@ -12,4 +12,10 @@ public sealed record DbOperation(string Name, string Collection, string Verb, st
     /// <summary>The statement split at ';', for calls that run its parts one by one in a transaction.</summary>
     public IReadOnlyList<string> Parts { get; } =
         Statement.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>
+    /// Representative parameters of the statement's first part, so its query plan can be read (EXPLAIN) for a query
+    /// whose speed rests on an index; null for the others.
+    /// </summary>
+    public object? PlanSample { get; init; }
 }

@@ -21,7 +21,7 @@ public sealed class InventoryRepository(LabDb db)
         """
         UPDATE inventory SET available = available - @quantity, reserved = reserved + @quantity, version = version + 1
         WHERE sku = @sku AND available >= @quantity;
-        INSERT INTO reservations (order_id, sku, quantity, expires_at) VALUES (@orderId, @sku, @quantity, @expiresAt);
+        INSERT INTO reservations (order_id, sku, quantity, expires_at) VALUES (@orderId, @sku, @quantity, @expiresAt) ON CONFLICT (order_id, sku) DO NOTHING;
         """);
 
     private static readonly DbOperation Commit = new(ShopOperations.InventoryCommit, "inventory", "UPDATE",
@@ -66,23 +66,48 @@ public sealed class InventoryRepository(LabDb db)
         }, cancellationToken, sku);
 
     /// <returns>False when the row no longer had the stock (nothing was written).</returns>
-    public Task<bool> ReserveAsync(string sku, ReservationRecord reservation, CancellationToken cancellationToken = default) =>
+    /// <summary>Holds stock for an order: the stock row and the reservation in one transaction.</summary>
+    /// <returns>
+    /// <see cref="ReservationWrite.Reserved"/>; <see cref="ReservationWrite.OutOfStock"/> when the row has too little available;
+    /// <see cref="ReservationWrite.AlreadyThere"/> when a reservation of this order is stored already (written by another
+    /// activation of the SKU's grain, e.g. one whose silo was presumed dead): nothing is written, the caller reloads.
+    /// </returns>
+    public Task<ReservationWrite> ReserveAsync(string sku, ReservationRecord reservation, CancellationToken cancellationToken = default) =>
         db.InTransactionAsync(Reserve, async (connection, transaction) =>
         {
-            // Two statements, one transaction: the guard on available makes the insert conditional.
+            // Two statements, one transaction: the guard on available makes the insert conditional, and the insert the update.
             var updated = await connection.ExecuteAsync(new CommandDefinition(Reserve.Parts[0],
                 new { sku, quantity = reservation.Quantity }, transaction, cancellationToken: cancellationToken));
             if (updated == 0)
             {
                 await transaction.RollbackAsync(cancellationToken);
-                return false;
+                return ReservationWrite.OutOfStock;
             }
 
-            await connection.ExecuteAsync(new CommandDefinition(Reserve.Parts[1],
+            var inserted = await connection.ExecuteAsync(new CommandDefinition(Reserve.Parts[1],
                 new { orderId = reservation.OrderId.ToString(), sku, quantity = reservation.Quantity, expiresAt = ShopKeys.ToUnixMs(reservation.ExpiresAt) },
                 transaction, cancellationToken: cancellationToken));
-            return true;
+            if (inserted == 0)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return ReservationWrite.AlreadyThere;
+            }
+
+            return ReservationWrite.Reserved;
         }, cancellationToken, sku);
+
+    /// <summary>
+    /// SKUs holding reservations that expired before <paramref name="expiredBefore"/>. Their grain releases them, but only
+    /// while it is active: one whose silo died with it is activated again only by the next call for that SKU. Housekeeping
+    /// outside the traced pipeline, like <see cref="OrderRepository.FindUnsettledAsync"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FindExpiredReservationSkusAsync(DateTimeOffset expiredBefore, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenUntracedAsync(cancellationToken);
+        return (await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT DISTINCT sku FROM reservations WHERE expires_at < @before ORDER BY sku LIMIT @limit",
+            new { before = ShopKeys.ToUnixMs(expiredBefore), limit }, cancellationToken: cancellationToken))).ToList();
+    }
 
     public Task<bool> ReturnAsync(string sku, int quantity, CancellationToken cancellationToken = default) =>
         db.RunAsync(Return, async connection => await connection.ExecuteAsync(
@@ -150,3 +175,11 @@ public sealed record VersionedStock(StockLevel Stock, long Version);
 public sealed record ReservationRecord(Guid OrderId, int Quantity, DateTimeOffset ExpiresAt);
 
 public sealed record InventoryRecord(StockLevel Stock, IReadOnlyList<ReservationRecord> Reservations);
+
+/// <summary>What a reservation write did.</summary>
+public enum ReservationWrite
+{
+    Reserved,
+    OutOfStock,
+    AlreadyThere,
+}

@@ -18,6 +18,7 @@ public sealed class LabDb : IDisposable
 {
     private static long s_waiting;
     private static long s_inUse;
+    private static long s_leaked;
 
     private readonly DatabaseOptions _options;
     private readonly SemaphoreSlim _pool;
@@ -26,6 +27,9 @@ public sealed class LabDb : IDisposable
 
     // A narrower gate in front of the pool while a scenario shrinks the connection-pool seam; swapped when its limit changes.
     private volatile PoolGate? _gate;
+
+    // Connections calls kept instead of giving back, with the slots they still hold.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<LeakedConnection> _leaked = new();
 
     public LabDb(IOptions<DatabaseOptions> options, ServiceIdentity? identity = null)
     {
@@ -43,6 +47,8 @@ public sealed class LabDb : IDisposable
             "Callers queued for a database connection.");
         LabTelemetry.Meter.CreateObservableGauge("lab.db.pool.in_use", () => Interlocked.Read(ref s_inUse), "{connection}",
             "Database connections held right now.");
+        LabTelemetry.Meter.CreateObservableGauge("lab.db.pool.leaked", () => Interlocked.Read(ref s_leaked), "{connection}",
+            "Database connections kept open by calls that ended without giving them back (counted in lab.db.pool.in_use too).");
     }
 
     public DatabaseOptions Options => _options;
@@ -87,38 +93,64 @@ public sealed class LabDb : IDisposable
         {
             var gate = await AcquireConnectionSlotAsync(activity, cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref s_inUse);
+            DbConnection? connection = null;
+            var leaked = false;
             try
             {
-                await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+                connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
                 await using var transaction = !transactional ? null
                     : readIsolation is { } isolation ? await BeginReadAsync(connection, isolation, activity, cancellationToken).ConfigureAwait(false)
                     : await BeginAsync(connection, sku, activity, DefersWrites(), cancellationToken).ConfigureAwait(false);
+                HookContext? hook = null;
                 if (hooked)
                 {
                     // Inside the span and, for writes, inside the transaction: a scenario can hold the write lock.
-                    await ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.Repository, _identity)
+                    var open = connection;
+                    await ScenarioRuntime.InvokeAsync(hook = new HookContext(HookPoint.Repository, _identity)
                     {
                         RepositoryOperation = operation.Name,
                         Statement = operation.Statement,
                         Sku = sku,
                         Carrier = (object?)transaction ?? connection,
+                        QueryPlan = operation.PlanSample is { } sample
+                            ? ct => _dialect.ExplainAsync(open, transaction, operation.Parts[0], sample, ct)
+                            : null,
                     }, cancellationToken).ConfigureAwait(false);
                 }
 
                 var result = await work(connection, transaction).ConfigureAwait(false);
+                if (hook?.ResultDelay is { } late)
+                {
+                    await Task.Delay(late, cancellationToken).ConfigureAwait(false);
+                }
+
                 if (transaction?.Connection is not null)
                 {
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 }
 
                 activity?.SetTag("db.response.returned_rows", CountRows(result));
+                // The shop's own gives the connection back on every path; the regressed variant forgets it on this one.
+                leaked = ShopSeams.ConnectionRelease.Resolve(_identity, ConnectionRelease.Always, operation.Name) == ConnectionRelease.KeptOnSuccess;
                 return result;
             }
             finally
             {
-                Interlocked.Decrement(ref s_inUse);
-                _pool.Release();
-                gate?.Slots.Release();
+                if (leaked)
+                {
+                    _leaked.Enqueue(new LeakedConnection(connection!, gate));
+                    Interlocked.Increment(ref s_leaked);
+                    activity?.SetTag("lab.db.connection.leaked", true);
+                }
+                else
+                {
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                    }
+
+                    Return(gate);
+                }
             }
         }
         catch (Exception ex)
@@ -134,6 +166,32 @@ public sealed class LabDb : IDisposable
             LabTelemetry.DbCalls.Add(1, tags);
             LabTelemetry.DbCallDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
         }
+    }
+
+    private void Return(PoolGate? gate)
+    {
+        Interlocked.Decrement(ref s_inUse);
+        _pool.Release();
+        gate?.Slots.Release();
+    }
+
+    /// <summary>
+    /// Closes the connections calls kept instead of giving back (the connection-release seam's regressed variant) and frees
+    /// their pool slots: what a restart of the process would give back.
+    /// </summary>
+    /// <returns>How many were reclaimed.</returns>
+    public async Task<int> ReclaimLeakedConnectionsAsync()
+    {
+        var reclaimed = 0;
+        while (_leaked.TryDequeue(out var leaked))
+        {
+            await leaked.Connection.DisposeAsync().ConfigureAwait(false);
+            Interlocked.Decrement(ref s_leaked);
+            Return(leaked.Gate);
+            reclaimed++;
+        }
+
+        return reclaimed;
     }
 
     private bool DefersWrites() => ShopSeams.WriteLocking.Resolve(_identity, WriteLocking.LockFirst) == WriteLocking.Deferred;
@@ -266,10 +324,18 @@ public sealed class LabDb : IDisposable
 
     public void Dispose()
     {
+        while (_leaked.TryDequeue(out var leaked))
+        {
+            leaked.Connection.Dispose();
+        }
+
         _pool.Dispose();
         _dialect.Dispose();
     }
 }
+
+/// <summary>A connection a call kept, and the narrower gate whose slot it holds too (if any).</summary>
+internal sealed record LeakedConnection(DbConnection Connection, PoolGate? Gate);
 
 /// <summary>A narrower limit in front of the pool, for one regressed connection-pool seam value.</summary>
 internal sealed record PoolGate(PoolLimit Limit, TimeSpan WaitTimeout, SemaphoreSlim Slots);

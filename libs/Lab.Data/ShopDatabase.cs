@@ -31,6 +31,12 @@ public sealed class ShopDatabase(LabDb db, IOptions<SeedOptions> seedOptions, IL
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await dialect.LockForSetupAsync(connection, transaction, "lab.shop.seed");
         await connection.ExecuteAsync(dialect.Ddl(ShopSchema.Create), transaction: transaction);
+        await connection.ExecuteAsync(ShopIndexes.CreateAll, transaction: transaction);
+        if (!(await connection.QueryAsync<string>(dialect.ColumnsOf("products"), transaction: transaction)).Contains("version", StringComparer.OrdinalIgnoreCase))
+        {
+            // A database from before products had versions: every product starts at version 1.
+            await connection.ExecuteAsync(dialect.Ddl("ALTER TABLE products ADD COLUMN version INTEGER NOT NULL DEFAULT 1"), transaction: transaction);
+        }
         var seeded = await connection.ExecuteScalarAsync<string?>(
             "SELECT value FROM lab_meta WHERE key = 'seed'", transaction: transaction);
         var seed = seedOptions.Value;

@@ -6,6 +6,7 @@ internal static class ShopSchema
 {
     public const string Version = "1";
 
+    /// <summary>The tables; their secondary indexes are <see cref="ShopIndexes"/>.</summary>
     public const string Create = """
         CREATE TABLE IF NOT EXISTS lab_meta (
             key TEXT PRIMARY KEY,
@@ -16,8 +17,8 @@ internal static class ShopSchema
             category TEXT NOT NULL,
             price_cents INTEGER NOT NULL,
             description TEXT NOT NULL,
-            popularity_rank INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS ix_products_category ON products (category);
+            popularity_rank INTEGER NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1);
         CREATE TABLE IF NOT EXISTS inventory (
             sku TEXT PRIMARY KEY,
             initial_stock INTEGER NOT NULL,
@@ -31,7 +32,6 @@ internal static class ShopSchema
             quantity INTEGER NOT NULL,
             expires_at INTEGER NOT NULL,
             PRIMARY KEY (order_id, sku));
-        CREATE INDEX IF NOT EXISTS ix_reservations_sku ON reservations (sku);
         CREATE TABLE IF NOT EXISTS customers (
             customer_id INTEGER PRIMARY KEY,
             name TEXT NOT NULL,
@@ -52,8 +52,6 @@ internal static class ShopSchema
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL,
             last_sequence INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS ix_orders_customer ON orders (customer_id, created_at);
-        CREATE INDEX IF NOT EXISTS ix_orders_status ON orders (status);
         CREATE TABLE IF NOT EXISTS order_lines (
             order_id TEXT NOT NULL,
             line_no INTEGER NOT NULL,
@@ -67,6 +65,32 @@ internal static class ShopSchema
             last_sequence INTEGER NOT NULL,
             events_applied INTEGER NOT NULL,
             updated_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS order_outbox (
+            order_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            occurred_at INTEGER NOT NULL,
+            detail TEXT NULL,
+            PRIMARY KEY (order_id, sequence));
+        CREATE TABLE IF NOT EXISTS grain_state (
+            grain_type TEXT NOT NULL,
+            grain_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            etag TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (grain_type, grain_id));
+        CREATE TABLE IF NOT EXISTS order_dead_letters (
+            order_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            occurred_at INTEGER NOT NULL,
+            detail TEXT NULL,
+            attempts INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            dead_lettered_at INTEGER NOT NULL,
+            PRIMARY KEY (order_id, sequence));
         CREATE TABLE IF NOT EXISTS shipments (
             shipment_id TEXT PRIMARY KEY,
             order_id TEXT NOT NULL UNIQUE,

@@ -1,10 +1,15 @@
+using System.Diagnostics;
 using Lab.Contracts;
 using Lab.Data;
+using Lab.Scenarios;
+using Lab.ServiceDefaults;
+using Lab.Shop;
 
 namespace Lab.Grains;
 
 /// <summary>A customer's cart, persisted line by line; checkout hands it to a new order saga.</summary>
-public sealed class CartGrain(CartRepository carts, CustomerRepository customers) : Grain, ICartGrain
+public sealed class CartGrain(CartRepository carts, CustomerRepository customers, CatalogRepository catalog, ServiceIdentity identity)
+    : Grain, ICartGrain
 {
     private List<CartLine>? _lines;
 
@@ -82,6 +87,11 @@ public sealed class CartGrain(CartRepository carts, CustomerRepository customers
             return new CheckoutResult(null, CheckoutFailure.EmptyCart, "The cart is empty.");
         }
 
+        if (ShopSeams.CheckoutPricing.Resolve(identity, CheckoutPricing.CurrentPrices) == CheckoutPricing.CurrentPrices)
+        {
+            await RepriceAsync(_lines);
+        }
+
         var lines = _lines.Select(line => new OrderLine(line.Sku, line.Quantity, line.UnitPrice)).ToList();
         var result = await GrainFactory.GetGrain<IOrderGrain>(Guid.NewGuid()).PlaceAsync(CustomerId, lines);
         if (result.Order?.Status == OrderStatus.Confirmed)
@@ -91,6 +101,27 @@ public sealed class CartGrain(CartRepository carts, CustomerRepository customers
         }
 
         return result;
+    }
+
+    /// <summary>Puts the current price on every line whose price changed since it was added (the customer pays today's price).</summary>
+    private async Task RepriceAsync(List<CartLine> lines)
+    {
+        var current = await catalog.CurrentPricesAsync(lines.Select(line => line.Sku).ToList());
+        for (var i = 0; i < lines.Count; i++)
+        {
+            if (current.TryGetValue(lines[i].Sku, out var now) && now.Price != lines[i].UnitPrice)
+            {
+                Activity.Current?.AddEvent(new ActivityEvent("lab.repriced", tags: new ActivityTagsCollection
+                {
+                    ["sku"] = lines[i].Sku,
+                    ["lab.price.cart"] = (double)lines[i].UnitPrice,
+                    ["lab.price.current"] = (double)now.Price,
+                    ["lab.price.version"] = now.Version,
+                }));
+                LabTelemetry.CheckoutRepriced.Add(1);
+                lines[i] = lines[i] with { UnitPrice = now.Price };
+            }
+        }
     }
 
     private Cart View(List<CartLine> lines) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
@@ -5,6 +6,7 @@ using Lab.Shop;
 using Microsoft.Extensions.Options;
 using Lab.ServiceDefaults;
 using Orleans.Concurrency;
+using Orleans.Serialization.Invocation;
 
 namespace Lab.Grains;
 
@@ -76,14 +78,22 @@ public sealed class CatalogGrain(CatalogRepository catalog, ServiceIdentity iden
 }
 
 /// <summary>
-/// One product, cached in the activation: the shop's product cache. Reentrant, so concurrent readers of a hot SKU
+/// One product, cached in the activation: the shop's product cache. Its reads interleave, so concurrent readers of a hot SKU
 /// really are concurrent; while one load is in flight the others share it (request coalescing), and the TTL is
 /// jittered so hot keys do not all expire together (the product-cache seam's own variant).
 /// </summary>
-[Reentrant]
+[MayInterleave(nameof(ReadsInterleave))]
 public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions> options, ScenarioTimeProvider time, ServiceIdentity identity)
     : Grain, IProductGrain, ICachedEntry
 {
+    /// <summary>
+    /// May this call run while another runs in this activation (Orleans asks for each call that arrives while one runs)?
+    /// The shop's own: yes, reads interleave (the grain is a read cache); the product-read-interleaving seam may make them
+    /// take turns.
+    /// </summary>
+    public bool ReadsInterleave(IInvokable request) =>
+        ShopSeams.ProductReadInterleaving.Resolve(identity, Interleaving.Interleaved, Sku) == Interleaving.Interleaved;
+
     private Product? _cached;
     private DateTimeOffset _expiresAt = DateTimeOffset.MinValue;
     private DateTimeOffset? _loadedAt;
@@ -92,6 +102,7 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
     private string Sku => this.GetPrimaryKeyString();
 
     DateTimeOffset? ICachedEntry.LoadedAt => _loadedAt;
+
 
     public async Task<Product?> GetAsync(CancellationToken cancellationToken = default)
     {
@@ -109,7 +120,7 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
             {
                 // Every caller goes to the database on its own: no coalescing.
                 span?.SetTag("lab.cache.hit", false);
-                return Store(await catalog.GetProductAsync(Sku));
+                return await FetchAsync(jitter: true);
             }
         }
 
@@ -122,7 +133,7 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
         if (!policy.Coalesce)
         {
             // Without coalescing every reader that finds the entry expired loads it itself.
-            return Store(await catalog.GetProductAsync(Sku), policy.JitterTtl);
+            return await FetchAsync(policy.JitterTtl);
         }
 
         _loading ??= LoadAsync();
@@ -136,10 +147,52 @@ public sealed class ProductGrain(CatalogRepository catalog, IOptions<ShopOptions
         }
     }
 
-    private async Task<Product?> LoadAsync() => Store(await catalog.GetProductAsync(Sku));
+    private Task<Product?> LoadAsync() => FetchAsync(jitter: true);
+
+    /// <summary>
+    /// Loads the product and caches it. The shop's own, when the load fails: the entry it had, however old, is served
+    /// instead of the error (stale-if-error), and the next read tries the database again.
+    /// </summary>
+    private async Task<Product?> FetchAsync(bool jitter)
+    {
+        try
+        {
+            return Store(await catalog.GetProductAsync(Sku), jitter);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && _loadedAt is not null
+                                   && ShopSeams.CacheFallback.Resolve(identity, CacheFallback.ServeStale, Sku) == CacheFallback.ServeStale)
+        {
+            Activity.Current?.AddEvent(new ActivityEvent("lab.cache.stale_served", tags: new ActivityTagsCollection
+            {
+                ["sku"] = Sku,
+                ["lab.cache.age_ms"] = (time.GetUtcNow() - _loadedAt.Value).TotalMilliseconds,
+                ["exception.type"] = ex.GetType().FullName,
+            }));
+            LabTelemetry.CacheStaleServed.Add(1);
+            return _cached;
+        }
+    }
+
+    public async Task<Product?> ChangePriceAsync(decimal price)
+    {
+        var written = await catalog.ChangePriceAsync(Sku, price);
+        if (written is not null && ShopSeams.ProductCacheWrites.Resolve(identity, CacheWrites.WriteThrough, Sku) == CacheWrites.WriteThrough)
+        {
+            Store(written);
+        }
+
+        return written;
+    }
 
     private Product? Store(Product? product, bool jitter = true)
     {
+        // A read that loaded before a price change may finish after it: it must not put the older version back.
+        if (product is not null && _cached is { } cached && cached.Version > product.Version
+            && ShopSeams.CacheEntryVersions.Resolve(identity, CacheEntryVersions.NewestWins, Sku) == CacheEntryVersions.NewestWins)
+        {
+            return cached;
+        }
+
         var ttl = options.Value.ProductCacheTtl;
         var now = time.GetUtcNow();
         _cached = product;

@@ -28,8 +28,15 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, IOpti
     private static readonly Counter<long> StaleApplied = LabTelemetry.Meter.CreateCounter<long>(
         "lab.projection.stale_applied", "{event}", "Order events applied over a newer one: the view went back to an older status.");
 
+    private static readonly Counter<long> ConsumeFailures = LabTelemetry.Meter.CreateCounter<long>(
+        "lab.order_events.consume_failures", "{attempt}", "Tries of an order event that failed in the projection, by event kind.");
+
+    private static readonly Counter<long> DeadLettered = LabTelemetry.Meter.CreateCounter<long>(
+        "lab.order_events.dead_lettered", "{event}", "Order events the projection parked as dead letters after failing Shop:MaxEventAttempts times, by kind.");
+
     private OrderStatusView? _view;
     private SortedDictionary<long, OrderEvent>? _pending;
+    private HashSet<long>? _deadLettered;
     private IGrainTimer? _gapTimer;
     private bool _loaded;
 
@@ -42,7 +49,70 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, IOpti
     public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
         handleFactory.Create<OrderEvent>().ResumeAsync(this);
 
+    /// <summary>
+    /// Consumes an event, trying it again when it fails: the shop's own policy parks it as a dead letter after
+    /// Shop:MaxEventAttempts tries and goes on with the order's later events; the poison-events seam's naive variant
+    /// rethrows, and the stream delivers the same event again (for as long as it fails), holding back the order's others.
+    /// </summary>
     public async Task OnNextAsync(OrderEvent item, StreamSequenceToken? token = null)
+    {
+        var policy = ShopSeams.PoisonEvents.Resolve(identity, new PoisonPolicy(options.Value.MaxEventAttempts, options.Value.EventRetryDelay));
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ConsumeAsync(item);
+                return;
+            }
+            catch (Exception ex)
+            {
+                ConsumeFailures.Add(1, new KeyValuePair<string, object?>("kind", item.Kind.ToString()));
+                if (policy.DeadLetterAfter is not { } max)
+                {
+                    throw;
+                }
+
+                if (attempt >= max)
+                {
+                    await DeadLetterAsync(item, attempt, ex);
+                    return;
+                }
+
+                logger.LogWarning("Order {OrderId}: event {Kind} #{Sequence} failed (try {Attempt} of {Max}): {Error}",
+                    item.OrderId, item.Kind, item.Sequence, attempt, max, ex.Message);
+                await Task.Delay(policy.RetryDelay);
+            }
+        }
+    }
+
+    /// <summary>Parks the event, remembers its sequence as passed, and applies the later events that waited for it.</summary>
+    private async Task DeadLetterAsync(OrderEvent item, int attempts, Exception error)
+    {
+        if (await projections.DeadLetterAsync(item, attempts, $"{error.GetType().Name}: {error.Message}", DateTimeOffset.UtcNow))
+        {
+            DeadLettered.Add(1, new KeyValuePair<string, object?>("kind", item.Kind.ToString()));
+        }
+
+        logger.LogError("Order {OrderId}: event {Kind} #{Sequence} failed {Attempts} times; parked as a dead letter (replay: POST /api/admin/dead-letters/replay): {Error}",
+            item.OrderId, item.Kind, item.Sequence, attempts, error.Message);
+        (_deadLettered ??= []).Add(item.Sequence);
+        _pending?.Remove(item.Sequence);
+        await ApplyPendingAsync(Cursor());
+    }
+
+    /// <summary>The last sequence applied or parked, with nothing missing before it: what the next event in sequence follows.</summary>
+    private long Cursor()
+    {
+        var last = _view?.LastSequence ?? 0;
+        while (_deadLettered?.Contains(last + 1) == true)
+        {
+            last++;
+        }
+
+        return last;
+    }
+
+    private async Task ConsumeAsync(OrderEvent item)
     {
         if (ScenarioRuntime.IsActiveAt(HookPoint.StreamConsume))
         {
@@ -65,27 +135,52 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, IOpti
 
         if (ShopSeams.EventApplying.Resolve(identity, EventApplying.InSequence) == EventApplying.AsArrived)
         {
-            await ApplyAsync(item);
+            await ApplyAsync(item, forwardOnly: false);
             return;
         }
 
         await ApplyInSequenceAsync(item);
     }
 
-    /// <summary>Holds an event until its predecessor is applied and skips replays.</summary>
+    /// <summary>Holds an event until its predecessor is applied (or parked) and skips replays.</summary>
     private async Task ApplyInSequenceAsync(OrderEvent item)
     {
-        var last = _view?.LastSequence ?? 0;
+        // A parked event that comes back (replayed) is applied like any other; its sequence is no longer passed.
+        _deadLettered?.Remove(item.Sequence);
+        var last = Cursor();
         if (item.Sequence <= last || !(_pending ??= []).TryAdd(item.Sequence, item))
         {
             logger.LogInformation("Order {OrderId}: event {Kind} #{Sequence} already applied, skipped", item.OrderId, item.Kind, item.Sequence);
+            if (item.Sequence <= last)
+            {
+                // A replay (the recovery sweep publishes what it finds unacknowledged): acknowledge it again, or it stays.
+                await projections.AcknowledgeAsync(item.OrderId, last);
+            }
+
+            return;
+        }
+
+        await ApplyPendingAsync(last);
+    }
+
+    /// <summary>Applies the waiting events that follow <paramref name="last"/> without a gap; waits (bounded) for a missing one.</summary>
+    private async Task ApplyPendingAsync(long last)
+    {
+        if (_pending is null)
+        {
             return;
         }
 
         while (_pending.Remove(last + 1, out var next))
         {
-            await ApplyAsync(next);
-            last = next.Sequence;
+            await ApplyAsync(next, forwardOnly: true);
+            last = Cursor();
+        }
+
+        // A reloaded view may be past what waits: that is applied already.
+        foreach (var applied in _pending.Keys.Where(sequence => sequence <= last).ToList())
+        {
+            _pending.Remove(applied);
         }
 
         if (_pending.Count == 0)
@@ -112,15 +207,17 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, IOpti
 
         logger.LogWarning("Order {OrderId}: gave up waiting for event #{Missing}; applying {Count} later event(s)",
             this.GetPrimaryKey(), (_view?.LastSequence ?? 0) + 1, _pending.Count);
-        foreach (var next in _pending.Values.ToList())
+        foreach (var next in _pending.Values.Where(next => next.Sequence > (_view?.LastSequence ?? 0)).ToList())
         {
-            await ApplyAsync(next);
+            await ApplyAsync(next, forwardOnly: true);
         }
 
         _pending.Clear();
     }
 
-    private async Task ApplyAsync(OrderEvent item)
+    /// <param name="forwardOnly">The shop's own: the stored view only moves forward. A newer one stored by another
+    /// activation (two can live for a moment when a silo is presumed dead) wins, and this one reloads it.</param>
+    private async Task ApplyAsync(OrderEvent item, bool forwardOnly)
     {
         if (item.Sequence < (_view?.LastSequence ?? 0))
         {
@@ -128,7 +225,11 @@ public sealed class OrderProjectionGrain(ProjectionRepository projections, IOpti
         }
 
         _view = new OrderStatusView(item.OrderId, ToStatus(item.Kind), item.Sequence, (_view?.EventsApplied ?? 0) + 1, item.Timestamp);
-        await projections.SaveViewAsync(_view);
+        if (!await projections.SaveViewAsync(_view, forwardOnly))
+        {
+            logger.LogWarning("Order {OrderId}: a newer view than #{Sequence} was stored meanwhile; reloading it", item.OrderId, item.Sequence);
+            _view = await projections.GetViewAsync(item.OrderId);
+        }
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
@@ -19,6 +20,16 @@ public sealed class OrderGrain(
     ILogger<OrderGrain> logger)
     : Grain, IOrderGrain
 {
+    private static readonly Counter<long> EventsRedelivered = LabTelemetry.Meter.CreateCounter<long>(
+        "lab.order_events.redelivered", "{event}", "Order events published again from the outbox by the recovery sweep: no consumer had acknowledged them.");
+
+    private static readonly Counter<long> StaleActivations = LabTelemetry.Meter.CreateCounter<long>(
+        "lab.orders.stale_activations", "{activation}",
+        "Order activations that found their order carried on by another activation (a duplicate while their silo was presumed dead) and stopped without writing or compensating.");
+
+    private static readonly Counter<long> PublishFailures = LabTelemetry.Meter.CreateCounter<long>(
+        "lab.order_events.publish_failures", "{event}", "Order events the stream refused (its queue was on a silo that died); the outbox keeps them.");
+
     private Order? _order;
     private long _sequence;
     private IAsyncStream<OrderEvent>? _events;
@@ -97,8 +108,9 @@ public sealed class OrderGrain(
         var total = lines.Sum(line => line.UnitPrice * line.Quantity);
         _order = new Order(OrderId, customerId, OrderStatus.Placed, total, lines, null, null, now, now);
         _sequence = 1;
-        await orders.InsertAsync(_order, _sequence);
-        await PublishAsync(OrderEventKind.Placed, null);
+        var placed = NewEvent(OrderEventKind.Placed, null);
+        await orders.InsertAsync(_order, placed);
+        await PublishAsync(placed);
 
         var deadline = CallDeadline.Current();
         CheckoutResult result;
@@ -201,6 +213,7 @@ public sealed class OrderGrain(
             if (await Inventory(line.Sku).CommitAsync(OrderId) is CommitOutcome.NotReserved)
             {
                 // The reservation expired while the saga ran: undo everything and refund.
+                await EnsureCurrentAsync();
                 foreach (var done in committed)
                 {
                     await Inventory(done.Sku).ReturnAsync(OrderId, done.Quantity);
@@ -226,11 +239,12 @@ public sealed class OrderGrain(
     private async Task<PaymentResult> ChargeAsync(decimal total, DateTimeOffset? deadline, CancellationToken cancellationToken)
     {
         var attempts = ShopSeams.ChargeRetry.Resolve(identity, RetryPolicy.Once).Attempts;
-        var charge = await payments.ChargeAsync(OrderId, total, deadline, cancellationToken);
+        var items = _order!.Lines.Select(line => new ChargeItem(line.Sku, line.Quantity, line.UnitPrice)).ToList();
+        var charge = await payments.ChargeAsync(OrderId, total, items, deadline, cancellationToken);
         for (var attempt = 2; !charge.Succeeded && attempt <= attempts; attempt++)
         {
             ResilienceTelemetry.Retried("grain");
-            charge = await payments.ChargeAsync(OrderId, total, deadline, cancellationToken);
+            charge = await payments.ChargeAsync(OrderId, total, items, deadline, cancellationToken);
         }
 
         return charge;
@@ -265,26 +279,30 @@ public sealed class OrderGrain(
     }
 
     /// <summary>
-    /// Recovery (see OrderRecoveryService): publishes the latest event again and, if the saga stopped mid-way (its step
-    /// threw, e.g. a grain on a dead silo), runs it again. A call gets here only between turns of this non-reentrant
-    /// grain, so a non-final order here has no saga running.
+    /// Recovery (see OrderRecoveryService): publishes again, in sequence, the events of the outbox that no consumer has
+    /// acknowledged (consumers skip what they already applied), then resumes the saga if it stopped mid-way (its step
+    /// threw, e.g. a grain on a dead silo). A call gets here only between turns of this non-reentrant grain, so a
+    /// non-final order here has no saga running.
     /// </summary>
-    public async Task RepublishAsync()
+    public async Task RecoverAsync()
     {
         if (_order is null)
         {
             return;
         }
 
-        await PublishAsync(_order.Status switch
+        var pending = await orders.GetOutboxAsync(_order);
+        foreach (var orderEvent in pending)
         {
-            OrderStatus.Placed => OrderEventKind.Placed,
-            OrderStatus.StockReserved => OrderEventKind.StockReserved,
-            OrderStatus.PaymentCaptured => OrderEventKind.PaymentCaptured,
-            OrderStatus.Confirmed => OrderEventKind.Confirmed,
-            OrderStatus.Shipped => OrderEventKind.Shipped,
-            _ => OrderEventKind.Cancelled,
-        }, "republished");
+            await _events!.OnNextAsync(orderEvent);
+        }
+
+        if (pending.Count > 0)
+        {
+            logger.LogWarning("Order {OrderId}: published {Count} unacknowledged event(s) again, from #{First}", OrderId, pending.Count, pending[0].Sequence);
+            EventsRedelivered.Add(pending.Count);
+        }
+
         await ResumeSagaAsync(CancellationToken.None);
     }
 
@@ -307,6 +325,7 @@ public sealed class OrderGrain(
 
     private async Task ReleaseAsync(IEnumerable<OrderLine> lines)
     {
+        await EnsureCurrentAsync();
         foreach (var line in lines)
         {
             await Inventory(line.Sku).ReleaseAsync(OrderId);
@@ -315,6 +334,7 @@ public sealed class OrderGrain(
 
     private async Task<CheckoutResult> CancelAsync(CheckoutFailure failure, string? detail, bool refunded = false)
     {
+        await EnsureCurrentAsync();
         if (!refunded && _order!.PaymentId is { } paymentId)
         {
             // Only a resumed saga gets here paid: a cancelled order must not keep the customer's money.
@@ -331,13 +351,53 @@ public sealed class OrderGrain(
     {
         _order = _order! with { Status = status, UpdatedAt = time.GetUtcNow() };
         _sequence++;
-        await orders.UpdateStatusAsync(_order, _sequence);
-        await PublishAsync(kind, detail);
+        var advanced = NewEvent(kind, detail);
+        try
+        {
+            await orders.UpdateStatusAsync(_order, advanced);
+        }
+        catch (OrderFencedException fenced)
+        {
+            Stale(fenced);
+            throw;
+        }
+
+        await PublishAsync(advanced);
     }
 
-    private async Task PublishAsync(OrderEventKind kind, string? detail)
+    /// <summary>
+    /// Before undoing anything (releasing stock, refunding): is this activation still the order's? One whose silo was
+    /// presumed dead may wake to find that another activation has carried the order on; undoing its work would take
+    /// back stock and money a confirmed order holds.
+    /// </summary>
+    /// <exception cref="OrderFencedException">Another activation has advanced the order.</exception>
+    private async Task EnsureCurrentAsync()
     {
-        var orderEvent = new OrderEvent(Guid.NewGuid(), OrderId, _sequence, kind, time.GetUtcNow(), _order!.CustomerId, _order.Total, detail);
+        if (await orders.GetLastSequenceAsync(OrderId) is { } stored && stored != _sequence)
+        {
+            var fenced = new OrderFencedException(OrderId, _sequence);
+            Stale(fenced);
+            throw fenced;
+        }
+    }
+
+    /// <summary>This activation is a stale duplicate: counted, and gone once the call ends (the next call loads the order anew).</summary>
+    private void Stale(OrderFencedException fenced)
+    {
+        StaleActivations.Add(1);
+        logger.LogWarning("{Message} It stops here and is deactivated.", fenced.Message);
+        DeactivateOnIdle();
+    }
+
+    private OrderEvent NewEvent(OrderEventKind kind, string? detail) =>
+        new(Guid.NewGuid(), OrderId, _sequence, kind, _order!.UpdatedAt, _order.CustomerId, _order.Total, detail);
+
+    /// <summary>
+    /// Publishes an event its outbox already holds. A stream that fails (its queue was on a silo that just died) does not
+    /// fail the saga: the event is durable, and the recovery sweep publishes it again.
+    /// </summary>
+    private async Task PublishAsync(OrderEvent orderEvent)
+    {
         if (ScenarioRuntime.IsActiveAt(HookPoint.StreamProduce))
         {
             var hook = new HookContext(HookPoint.StreamProduce, identity)
@@ -354,7 +414,16 @@ public sealed class OrderGrain(
             }
         }
 
-        await _events!.OnNextAsync(orderEvent);
+        try
+        {
+            await _events!.OnNextAsync(orderEvent);
+        }
+        catch (Exception ex) when (ex is not InjectedFaultException)
+        {
+            logger.LogWarning(ex, "Order {OrderId}: event {Kind} #{Sequence} not published; the outbox keeps it for the recovery sweep",
+                OrderId, orderEvent.Kind, orderEvent.Sequence);
+            PublishFailures.Add(1);
+        }
     }
 
     /// <summary>Publishes <paramref name="orderEvent"/> after <paramref name="delay"/> (a hook held it back), behind the events that follow it.</summary>

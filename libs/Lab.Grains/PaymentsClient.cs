@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Lab.Scenarios;
 using Lab.Shop;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
@@ -8,7 +9,10 @@ using Polly.Timeout;
 
 namespace Lab.Grains;
 
-public sealed record ChargeRequest(Guid OrderId, decimal Amount, string Currency);
+/// <summary>A charge and what it is for: the order's lines, as a provider prints them on the invoice.</summary>
+public sealed record ChargeRequest(Guid OrderId, decimal Amount, string Currency, IReadOnlyList<ChargeItem>? Items = null);
+
+public sealed record ChargeItem(string Sku, int Quantity, decimal UnitPrice);
 
 public sealed record Charge(string ChargeId, Guid OrderId, decimal Amount, string Currency, string Status, DateTimeOffset CreatedAt);
 
@@ -21,17 +25,19 @@ public sealed record PaymentResult(Charge? Charge, string? Error, bool Uncertain
 }
 
 /// <summary>The shop's client of the payment provider (named HttpClient "payments").</summary>
-public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptions> options)
+public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptions> options, ServiceIdentity identity)
 {
     public const string HttpClientName = "payments";
 
     /// <summary>Charges an order once: the order id is the idempotency key, so a retry never charges twice.</summary>
     /// <param name="deadline">The caller's deadline, sent to payments in the Lab-Deadline header.</param>
-    public async Task<PaymentResult> ChargeAsync(Guid orderId, decimal amount, DateTimeOffset? deadline, CancellationToken cancellationToken = default)
+    /// <param name="items">The order's lines, for the provider's invoice.</param>
+    public async Task<PaymentResult> ChargeAsync(Guid orderId, decimal amount, IReadOnlyList<ChargeItem> items, DateTimeOffset? deadline,
+        CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/charges")
         {
-            Content = JsonContent.Create(new ChargeRequest(orderId, amount, options.Value.Currency)),
+            Content = JsonContent.Create(new ChargeRequest(orderId, amount, options.Value.Currency, items)),
         };
         request.Headers.Add("Idempotency-Key", $"order-{orderId}");
         if (deadline is { } d)
@@ -103,7 +109,7 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
     {
         try
         {
-            using var response = await http.SendAsync(request, cancellationToken);
+            using var response = await Client().SendAsync(request, cancellationToken);
             if (response.IsSuccessStatusCode)
             {
                 return new PaymentResult(await response.Content.ReadFromJsonAsync<Charge>(cancellationToken), null);
@@ -130,6 +136,27 @@ public sealed class PaymentsClient(HttpClient http, IOptions<PaymentsClientOptio
             return new PaymentResult(null, $"payments unreachable: {ex.GetType().Name}: {ex.Message}", Uncertain: true,
                 DeadlinePassed: cancellationToken.IsCancellationRequested);
         }
+    }
+
+    /// <summary>
+    /// The shared client (the factory's pooled handler, behind the shop's retries and breaker), unless the
+    /// payments-connections seam says a new one per call: its own handler and socket, kept open.
+    /// </summary>
+    private HttpClient Client()
+    {
+        if (ShopSeams.PaymentsConnections.Resolve(identity, ConnectionReuse.Shared).KeepPerCall is not { } keep)
+        {
+            return http;
+        }
+
+        var client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = http.BaseAddress,
+            Timeout = http.Timeout,
+        };
+        client.DefaultRequestHeaders.Authorization = http.DefaultRequestHeaders.Authorization;
+        keep(client);
+        return client;
     }
 
     private static string Describe(HttpStatusCode code) => code.ToString();

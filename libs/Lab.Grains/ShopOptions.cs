@@ -21,8 +21,9 @@ public sealed class ShopOptions
 
     /// <summary>
     /// How long an order may sit mid-saga untouched before a silo presumes its saga died with its silo and
-    /// reactivates the order grain, which resumes it. Longer than any live saga step takes, and well within
-    /// ReservationTtl (a paid order's missing reservation is then taken as committed).
+    /// reactivates the order grain, which resumes it; and how long an order event may wait in the outbox for its
+    /// consumers before the order publishes it again. Longer than any live saga step takes and than consumers lag, and
+    /// well within ReservationTtl (a paid order's missing reservation is then taken as committed).
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan OrderRecoveryAfter { get; set; } = TimeSpan.FromMinutes(1);
@@ -34,7 +35,18 @@ public sealed class ShopOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan ProjectionGapTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How often each silo looks for orders left mid-saga.</summary>
+    /// <summary>
+    /// How often the order projection tries an event that fails before it parks it as a dead letter and goes on with the
+    /// order's later events (an event that can never be processed must not hold the others back).
+    /// </summary>
+    [Range(1, 100)]
+    public int MaxEventAttempts { get; set; } = 3;
+
+    /// <summary>The pause between two tries of an event that failed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan EventRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often each silo prunes the outbox and looks for orders left mid-saga or with unacknowledged events.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
     public TimeSpan OrderRecoveryInterval { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -72,4 +84,8 @@ public sealed class PaymentsClientOptions
 
     [Required, StringLength(3, MinimumLength = 3)]
     public string Currency { get; set; } = "EUR";
+
+    /// <summary>The shop's API key at payments (its entry "shop" in payments' Payments:ApiKeys), sent as a bearer token.</summary>
+    [Required, MinLength(16)]
+    public string ApiKey { get; set; } = "";
 }

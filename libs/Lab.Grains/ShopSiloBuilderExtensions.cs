@@ -1,3 +1,4 @@
+using Orleans.Runtime.Hosting;
 using Lab.Contracts;
 using Lab.Data;
 using Lab.Scenarios;
@@ -28,6 +29,7 @@ public static class ShopSiloBuilderExtensions
         silo.AddLabScenarioFilters();
         silo.AddMemoryStreams(OrderStreams.Provider);
         silo.AddMemoryGrainStorage("PubSubStore");
+        silo.Services.AddGrainStorage(ShopGrainStorage.Name, (provider, _) => ActivatorUtilities.CreateInstance<ShopGrainStorage>(provider));
         silo.Services.AddSingleton<OrderFeed>();
         silo.Services.AddHostedService(provider => provider.GetRequiredService<OrderFeed>());
         silo.Services.AddSingleton<ShopWarmUp>();
@@ -55,6 +57,7 @@ public static class ShopSiloBuilderExtensions
                 var options = provider.GetRequiredService<IOptions<PaymentsClientOptions>>().Value;
                 http.BaseAddress = new Uri(options.BaseUrl.TrimEnd('/') + "/");
                 http.Timeout = options.Timeout;
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", options.ApiKey);
             })
             // Outer: the shop's retries and breaker; inner: the scenario hook, so they see what it injects.
             .AddHttpMessageHandler<PaymentsResilienceHandler>()

@@ -12,6 +12,8 @@ public static class ShopOperations
     public const string CartLoad = "cart.load";
     public const string CartRemoveLine = "cart.remove-line";
     public const string CartUpsertLine = "cart.upsert-line";
+    public const string CatalogChangePrice = "catalog.change-price";
+    public const string CatalogCurrentPrices = "catalog.current-prices";
     public const string CatalogGetProduct = "catalog.get-product";
     public const string CatalogSearch = "catalog.search";
     public const string CatalogSearchCandidates = "catalog.search-candidates";
@@ -19,6 +21,9 @@ public static class ShopOperations
     public const string CustomerOrderHistory = "customer.order-history";
     public const string CustomerOrderHistoryLines = "customer.order-history-lines";
     public const string CustomerOrderLines = "customer.order-lines";
+    public const string GrainStateClear = "grain-state.clear";
+    public const string GrainStateRead = "grain-state.read";
+    public const string GrainStateWrite = "grain-state.write";
     public const string InventoryCommit = "inventory.commit";
     public const string InventoryLoad = "inventory.load";
     public const string InventoryReadLevels = "inventory.read-levels";
@@ -30,12 +35,16 @@ public static class ShopOperations
     public const string InventoryWriteLevelVersioned = "inventory.write-level-versioned";
     public const string OrderGet = "order.get";
     public const string OrderInsert = "order.insert";
+    public const string OrderOutbox = "order.outbox";
     public const string OrderUpdateStatus = "order.update-status";
     public const string PaymentsByOrder = "payments.by-order";
     public const string PaymentsCharge = "payments.charge";
     public const string PaymentsGet = "payments.get";
     public const string PaymentsRefund = "payments.refund";
+    public const string ProjectionAcknowledge = "projection.acknowledge";
+    public const string ProjectionDeadLetter = "projection.dead-letter";
     public const string ProjectionGet = "projection.get";
+    public const string ProjectionReplayDeadLetters = "projection.replay-dead-letters";
     public const string ProjectionSave = "projection.save";
     public const string ReportSales = "report.sales";
     public const string ShippingGet = "shipping.get";

@@ -52,6 +52,9 @@ public static class ShopSeams
     public static readonly Seam<PoolLimit> ConnectionPool = new("connection-pool",
         "Usable connections of a process's repository pool. The shop's own: Database:MaxConnections, waiting Database:ConnectionWaitTimeout.");
 
+    public static readonly Seam<ConnectionRelease> ConnectionRelease = new("connection-release",
+        "Whether a repository call gives its connection back on every path. The shop's own: always (disposed, and its pool slot freed, however the call ends).");
+
     public static readonly Seam<CatalogRanking> CatalogRanking = new("catalog-ranking",
         "Where catalog search ranks and pages its matches. The shop's own: the database, with the index (ORDER BY popularity_rank LIMIT).");
 
@@ -75,6 +78,36 @@ public static class ShopSeams
 
     public static readonly Seam<WarmUpPolicy> WarmUp = new("warm-up",
         "What a silo does after it starts, or restarts its state, before it reports ready. The shop's own: it loads the Shop:WarmUpProducts (20) best sellers' product and inventory grains (which opens the repository pool too), /health unready until done.");
+
+    public static readonly Seam<ConnectionReuse> PaymentsConnections = new("payments-connections",
+        "Where the payments client gets its HTTP connections. The shop's own: the one pooled handler IHttpClientFactory shares (a few sockets, reused and recycled).");
+
+    public static readonly Seam<CacheWrites> ProductCacheWrites = new("product-cache-writes",
+        "What a price change does to the cached copies of the product. The shop's own: write-through (the product grain caches what it wrote, the storefront drops its entry).");
+
+    public static readonly Seam<CacheEntryVersions> CacheEntryVersions = new("cache-entry-versions",
+        "Whether a cache entry may be replaced by an older version of the product. The shop's own: no (versioned entries: a load that started before a price change and ends after it leaves the written version in place).");
+
+    public static readonly Seam<CacheFallback> CacheFallback = new("cache-fallback",
+        "What the product cache answers when loading an entry fails. The shop's own: the entry it had, however old (stale-if-error, counted in lab.cache.stale_served); the error only when it never had one.");
+
+    public static readonly Seam<CheckoutPricing> CheckoutPricing = new("checkout-pricing",
+        "Which price a checkout charges for a cart line. The shop's own: the current one (one batched read of the cart's prices; a line whose price changed since it was added is repriced and counted in lab.checkout.repriced_lines).");
+
+    public static readonly Seam<Interleaving> ProductReadInterleaving = new("product-read-interleaving",
+        "Whether reads of one product may run at the same time in its grain. The shop's own: they interleave (the product grain is a read cache; reads share nothing they could break).");
+
+    public static readonly Seam<PoisonPolicy> PoisonEvents = new("poison-events",
+        "What the order projection does with an event it fails to process. The shop's own: tries it Shop:MaxEventAttempts times (3), then parks it as a dead letter and goes on with the order's later events.");
+
+    public static readonly Seam<ReservationExpiry> ReservationExpiry = new("reservation-expiry",
+        "Who releases an expired reservation. The shop's own: every call that reserves, releases or commits first frees what has expired there and then, and the sweep timer catches the rest (a late timer holds nothing).");
+
+    public static readonly Seam<StateWriter> WishListWrites = new("wish-list-writes",
+        "How the back office's clean-up writes a customer's wish list. The shop's own: it asks the customer's grain, the list's single writer.");
+
+    public static readonly Seam<StateConflicts> StateConflicts = new("state-conflicts",
+        "What a grain does when its state write finds the stored state changed (Orleans' InconsistentStateException). The shop's own: it reads the state again, applies its change to it and writes again (a few times).");
 
     /// <summary>Every seam of the shop in declaration order, for the catalog's documentation.</summary>
     public static IReadOnlyList<Seam> All { get; } = typeof(ShopSeams).GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -192,6 +225,56 @@ public enum EventApplying
     AsArrived,
 }
 
+/// <summary>What a write of a product does to the caches that hold it.</summary>
+public enum CacheWrites
+{
+    /// <summary>The shop's own: the writer caches what it wrote and drops other copies.</summary>
+    WriteThrough,
+
+    /// <summary>Cached copies are left as they are and serve the old value until their TTL ends.</summary>
+    TtlOnly,
+}
+
+/// <summary>Which of two versions of an entry a cache keeps.</summary>
+public enum CacheEntryVersions
+{
+    /// <summary>The shop's own: the newer one, whichever was stored last.</summary>
+    NewestWins,
+
+    /// <summary>Whichever was stored last, older or not.</summary>
+    LastWriteWins,
+}
+
+/// <summary>What a cache answers when loading an entry fails.</summary>
+public enum CacheFallback
+{
+    /// <summary>The shop's own: the old entry, if there is one (degraded, not down).</summary>
+    ServeStale,
+
+    /// <summary>The load's error, to every reader.</summary>
+    Error,
+}
+
+/// <summary>Which price a checkout charges.</summary>
+public enum CheckoutPricing
+{
+    /// <summary>The shop's own: the product's current price, read at checkout.</summary>
+    CurrentPrices,
+
+    /// <summary>The price the line got when it was added to the cart, however old.</summary>
+    CartPrices,
+}
+
+/// <summary>What a repository call does with its connection when it ends.</summary>
+public enum ConnectionRelease
+{
+    /// <summary>The shop's own: disposed and its pool slot freed on every path.</summary>
+    Always,
+
+    /// <summary>A path that returns without disposing: a call that succeeds keeps its connection open and its slot taken.</summary>
+    KeptOnSuccess,
+}
+
 public enum WriteLocking
 {
     /// <summary>Take the write lock when the transaction begins.</summary>
@@ -248,4 +331,61 @@ public enum ReservationCalls
 
     /// <summary>Plain calls: a call-back into the order grain waits behind the saga's own request.</summary>
     Plain,
+}
+
+/// <summary>How a client gets its HTTP connections.</summary>
+/// <param name="KeepPerCall">Null: the shared, pooled handler. Else a new client (and connection) per call, handed to this
+/// and never disposed by the caller, as code that creates an HttpClient per request and keeps it (in a field, a map, a
+/// closure) does.</param>
+public sealed record ConnectionReuse(Action<HttpClient>? KeepPerCall)
+{
+    public static ConnectionReuse Shared { get; } = new((Action<HttpClient>?)null);
+
+    public override string ToString() => KeepPerCall is null ? "shared pooled handler" : "a new HttpClient per call, kept";
+}
+
+public enum Interleaving
+{
+    /// <summary>Calls to one grain run at the same time (reentrant).</summary>
+    Interleaved,
+
+    /// <summary>One call at a time per grain: each waits for the one before it (an Orleans grain's default turns).</summary>
+    OneAtATime,
+}
+
+/// <summary>What a consumer does with an event that fails: tries it <paramref name="DeadLetterAfter"/> times, then parks it.</summary>
+/// <param name="DeadLetterAfter">Null: never gives up; the failure goes back to the stream, which delivers the event again (and again).</param>
+public sealed record PoisonPolicy(int? DeadLetterAfter, TimeSpan RetryDelay)
+{
+    /// <summary>The naive variant: rethrow, so the stream redelivers the same event for as long as it fails.</summary>
+    public static PoisonPolicy RetryForever { get; } = new(null, TimeSpan.Zero);
+
+    public override string ToString() => DeadLetterAfter is { } max ? $"dead letter after {max} tries" : "retry for ever";
+}
+
+public enum ReservationExpiry
+{
+    /// <summary>Released at the next call to the SKU's grain, and by the sweep timer.</summary>
+    InlineAndSweep,
+
+    /// <summary>Released by the sweep timer only: as late as its ticks run.</summary>
+    SweepOnly,
+}
+
+public enum StateWriter
+{
+    /// <summary>Through the grain that owns the state: one writer.</summary>
+    ThroughGrain,
+
+    /// <summary>A job reads the stored state and writes it back itself: a second writer beside the grain.</summary>
+    Direct,
+}
+
+public enum StateConflicts
+{
+    /// <summary>Read the state again, apply the change to it, write again.</summary>
+    ReloadAndRetry,
+
+    /// <summary>Let the write fail: the call fails and Orleans deactivates the activation (its change is lost).</summary>
+    Fail,
 }

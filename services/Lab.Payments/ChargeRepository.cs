@@ -22,15 +22,20 @@ public sealed class ChargeRepository(LabDb db)
             currency TEXT NOT NULL,
             status TEXT NOT NULL,
             created_at INTEGER NOT NULL,
-            refunded_at INTEGER NULL);
+            refunded_at INTEGER NULL,
+            charged_by TEXT NULL,
+            refunded_by TEXT NULL);
         CREATE INDEX IF NOT EXISTS ix_charges_order ON charges (order_id);
         """;
+
+    // Who charged and who refunded, added to databases made before payments authenticated its callers.
+    private static readonly string[] CallerColumns = ["charged_by", "refunded_by"];
 
     private const string Columns = "charge_id, idempotency_key, request_fingerprint, order_id, amount_cents, currency, status, created_at";
 
     private static readonly DbOperation Create = new(ShopOperations.PaymentsCharge, "charges", "INSERT",
         $"""
-        INSERT INTO charges ({Columns}) VALUES (@chargeId, @key, @fingerprint, @orderId, @amountCents, @currency, 'captured', @createdAt)
+        INSERT INTO charges ({Columns}, charged_by) VALUES (@chargeId, @key, @fingerprint, @orderId, @amountCents, @currency, 'captured', @createdAt, @caller)
         ON CONFLICT (idempotency_key) DO NOTHING;
         SELECT {Columns} FROM charges WHERE idempotency_key = @key
         """);
@@ -43,7 +48,7 @@ public sealed class ChargeRepository(LabDb db)
 
     private static readonly DbOperation Refund = new(ShopOperations.PaymentsRefund, "charges", "UPDATE",
         $"""
-        UPDATE charges SET status = 'refunded', refunded_at = @now WHERE charge_id = @chargeId AND status = 'captured';
+        UPDATE charges SET status = 'refunded', refunded_at = @now, refunded_by = @caller WHERE charge_id = @chargeId AND status = 'captured';
         SELECT {Columns} FROM charges WHERE charge_id = @chargeId
         """);
 
@@ -54,11 +59,18 @@ public sealed class ChargeRepository(LabDb db)
         await using var transaction = await connection.BeginTransactionAsync();
         await db.Dialect.LockForSetupAsync(connection, transaction, "lab.payments.schema");
         await connection.ExecuteAsync(db.Dialect.Ddl(Schema), transaction: transaction);
+        var columns = (await connection.QueryAsync<string>(db.Dialect.ColumnsOf("charges"), transaction: transaction)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var column in CallerColumns.Where(column => !columns.Contains(column)))
+        {
+            await connection.ExecuteAsync($"ALTER TABLE charges ADD COLUMN {column} TEXT NULL", transaction: transaction);
+        }
+
         await transaction.CommitAsync();
     }
 
     /// <summary>Creates the charge unless the idempotency key was seen; then returns the first charge made with it.</summary>
-    public Task<ChargeOutcome> ChargeAsync(string idempotencyKey, Guid orderId, decimal amount, string currency, DateTimeOffset now,
+    /// <param name="caller">Who asked (<see cref="PaymentsCaller"/>), recorded with the charge.</param>
+    public Task<ChargeOutcome> ChargeAsync(string idempotencyKey, Guid orderId, decimal amount, string currency, string caller, DateTimeOffset now,
         CancellationToken cancellationToken = default) =>
         db.InTransactionAsync(Create, async (connection, transaction) =>
         {
@@ -72,6 +84,7 @@ public sealed class ChargeRepository(LabDb db)
                 amountCents = ShopKeys.ToCents(amount),
                 currency,
                 createdAt = ShopKeys.ToUnixMs(now),
+                caller,
             }, transaction);
             var row = await connection.QuerySingleAsync<ChargeRow>(Create.Parts[1], new { key = idempotencyKey }, transaction);
             return new ChargeOutcome(row.ToCharge(), inserted == 1, row.request_fingerprint == fingerprint);
@@ -86,10 +99,11 @@ public sealed class ChargeRepository(LabDb db)
             (await connection.QueryAsync<ChargeRow>(ByOrder.Statement, new { orderId = orderId.ToString() })).Select(row => row.ToCharge()).ToList());
 
     /// <returns>The charge after the refund (refunding twice changes nothing), or null when it does not exist.</returns>
-    public Task<Charge?> RefundAsync(string chargeId, DateTimeOffset now) =>
+    /// <param name="caller">Who asked, recorded with the refund (a refund done before keeps its first caller).</param>
+    public Task<Charge?> RefundAsync(string chargeId, string caller, DateTimeOffset now) =>
         db.InTransactionAsync(Refund, async (connection, transaction) =>
         {
-            await connection.ExecuteAsync(Refund.Parts[0], new { chargeId, now = ShopKeys.ToUnixMs(now) }, transaction);
+            await connection.ExecuteAsync(Refund.Parts[0], new { chargeId, now = ShopKeys.ToUnixMs(now), caller }, transaction);
             return (await connection.QuerySingleOrDefaultAsync<ChargeRow>(Refund.Parts[1], new { chargeId }, transaction))?.ToCharge();
         });
 

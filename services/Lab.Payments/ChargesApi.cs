@@ -6,17 +6,24 @@ using Microsoft.Extensions.Options;
 
 namespace Lab.Payments;
 
-public sealed record CreateChargeRequest(Guid OrderId, decimal Amount, string? Currency);
+/// <param name="Items">What the charge is for (optional): the lines the provider prints on the invoice; they add up to the amount.</param>
+public sealed record CreateChargeRequest(Guid OrderId, decimal Amount, string? Currency, IReadOnlyList<ChargeItemRequest?>? Items = null);
+
+public sealed record ChargeItemRequest(string? Sku, int Quantity, decimal UnitPrice);
 
 public static partial class ChargesApi
 {
     public const string IdempotencyHeader = "Idempotency-Key";
     private const int MaxIdempotencyKeyLength = 200;
     private const decimal MaxAmount = 1_000_000m;
+    private const int MaxItems = 1000;
+    private const int MaxSkuLength = 64;
 
     public static RouteGroupBuilder MapChargesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup(ShopRoutes.Charges).WithTags("Charges");
+        group.AddEndpointFilter(PaymentsCaller.Authenticate)
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
         group.MapPost("/", CreateAsync).WithName("CreateCharge")
             .WithDescription("Charges an order once per Idempotency-Key: 201 with a new charge, 200 with the first one for a repeated key and the same " +
                              "request, 422 for a repeated key and another request, 504 when too little of the caller's Lab-Deadline is left.")
@@ -66,6 +73,11 @@ public static partial class ChargesApi
             return ProblemDetailsHandling.Validation("currency", "currency must be a three-letter ISO code such as EUR.");
         }
 
+        if (ItemsProblem(body) is { } itemsProblem)
+        {
+            return ProblemDetailsHandling.Validation("items", itemsProblem);
+        }
+
         // The caller's deadline arrives in a header; the charge is cancelled a margin before it passes, so that the
         // answer is back before the caller gives up (unless the deadline-propagation seam says payments ignores it).
         if (!CallDeadline.TryParse(request.Headers[CallDeadline.Header], out var deadline))
@@ -82,7 +94,8 @@ public static partial class ChargesApi
             // The card network authorises first. A caller that gives up meanwhile does not stop it: the charge is made
             // all the same, as at a real provider, and the caller has to find out (GET ?orderId=) and refund.
             await Task.Delay(options.Value.AuthorisationTime, time, budget?.Token ?? CancellationToken.None);
-            outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, time.GetUtcNow(), budget?.Token ?? CancellationToken.None);
+            outcome = await charges.ChargeAsync(key, body.OrderId, body.Amount, body.Currency, PaymentsCaller.Of(request.HttpContext).Name, time.GetUtcNow(),
+                budget?.Token ?? CancellationToken.None);
         }
         catch (OperationCanceledException) when (budget?.IsCancellationRequested == true)
         {
@@ -112,10 +125,33 @@ public static partial class ChargesApi
             ? TypedResults.Ok(await charges.GetByOrderAsync(id))
             : ProblemDetailsHandling.Validation("orderId", "The query parameter orderId must be a GUID.");
 
-    private static async Task<IResult> RefundAsync(string chargeId, ChargeRepository charges, TimeProvider time) =>
-        await charges.RefundAsync(chargeId, time.GetUtcNow()) is { } charge
+    private static async Task<IResult> RefundAsync(string chargeId, HttpContext http, ChargeRepository charges, TimeProvider time) =>
+        await charges.RefundAsync(chargeId, PaymentsCaller.Of(http).Name, time.GetUtcNow()) is { } charge
             ? TypedResults.Ok(charge)
             : ProblemDetailsHandling.NotFound("Charge", $"No charge '{chargeId}'.");
+
+    /// <summary>Null when the items are absent or well formed and add up to the amount; else what is wrong with them.</summary>
+    private static string? ItemsProblem(CreateChargeRequest body)
+    {
+        if (body.Items is not { } items)
+        {
+            return null;
+        }
+
+        if (items.Count > MaxItems)
+        {
+            return $"items may hold at most {MaxItems} lines.";
+        }
+
+        if (items.Any(item => item is null || string.IsNullOrWhiteSpace(item.Sku) || item.Sku.Length > MaxSkuLength || item.Quantity < 1
+                              || item.UnitPrice < 0 || item.UnitPrice > MaxAmount))
+        {
+            return $"each item needs a sku (1 to {MaxSkuLength} characters), a quantity of at least 1 and a unitPrice from 0 to {MaxAmount}.";
+        }
+
+        var total = items.Sum(item => item!.UnitPrice * item.Quantity);
+        return total == body.Amount ? null : $"the items add up to {total}, not to the amount {body.Amount}.";
+    }
 
     [GeneratedRegex("^[A-Z]{3}$")]
     private static partial Regex CurrencyCode();

@@ -14,7 +14,12 @@ public static class PaymentsServices
     public static IServiceCollection AddPayments(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<PaymentsOptions>().Bind(configuration.GetSection(PaymentsOptions.Section))
-            .ValidateDataAnnotations().ValidateOnStart();
+            .ValidateDataAnnotations()
+            .Validate(options => options.ApiKeys.Count > 0,
+                "Payments:ApiKeys must name at least one caller and its key (Payments__ApiKeys__shop=KEY): payments serves no anonymous caller.")
+            .Validate(options => options.ApiKeys.Values.All(key => key.Length >= PaymentsOptions.MinKeyLength),
+                $"Every key in Payments:ApiKeys must have at least {PaymentsOptions.MinKeyLength} characters.")
+            .ValidateOnStart();
         services.AddLabDb(configuration);
         services.TryAddSingleton<ChargeRepository>();
         services.TryAddSingleton(TimeProvider.System);

@@ -1,3 +1,4 @@
+using Lab.PageCache;
 using Lab.Contracts;
 using Lab.ServiceDefaults;
 

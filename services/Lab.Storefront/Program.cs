@@ -1,3 +1,4 @@
+using Lab.PageCache;
 using Lab.Clustering;
 using Lab.Scenarios;
 using Lab.Scenarios.Catalog;
@@ -10,7 +11,7 @@ var builder = LabWebApplication.CreateBuilder(args);
 builder.AddLabDefaults("lab-storefront");
 builder.Services.AddLabOpenApi("The lab's shop (catalog, carts, checkout, orders, back office) and the lab's control API, which switches failure scenarios on and off.");
 builder.Services.AddShopPolicies(builder.Configuration);
-builder.Services.AddSingleton<ProductReads>();
+builder.Services.AddProductCache(builder.Configuration);
 builder.Services.AddLabScenarios(options => options.UseServiceName(builder.Configuration, "storefront", ServiceKind.Storefront))
     .SyncFromCluster();
 builder.Services.AddLabScenarioCatalog();
@@ -35,5 +36,6 @@ app.MapOpenApi();
 app.MapCatalogApi();
 app.MapCartApi();
 app.MapOrdersApi();
+app.MapWishListApi();
 app.MapAdminApi();
 app.Run();

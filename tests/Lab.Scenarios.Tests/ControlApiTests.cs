@@ -58,6 +58,9 @@ public sealed class ControlApiBadRequestTests(ControlApiHostFixture fixture) : I
         { "POST", "lab/scenarios/fixed-latency", """{"target":{"percentage":"half"}}""", LabWebHost.Token, 400, "target.percentage" },
         { "POST", "lab/scenarios/fixed-latency", """{"target":{"planet":"mars"}}""", LabWebHost.Token, 400, "target.planet" },
         { "POST", "lab/scenarios/fixed-latency", """{"seed":"abc"}""", LabWebHost.Token, 400, "seed" },
+        { "POST", "lab/scenarios/fixed-latency", """{"target":{"service":"silo-99"}}""", LabWebHost.Token, 400, "target.service" },
+        { "POST", "lab/scenarios/fixed-latency", """{"target":{"service":"payments-*"}}""", LabWebHost.Token, 400, "target.service" },
+        { "PATCH", "lab/scenarios/error-burst", """{"target":{"service":"storefront-2"}}""", LabWebHost.Token, 400, "target.service" },
         { "POST", "lab/scenarios/fixed-latency", """{"colour":"red"}""", LabWebHost.Token, 400, "colour" },
         { "POST", "lab/scenarios/error-burst", """{"parameters":{"rate":"150%"}}""", LabWebHost.Token, 400, "rate" },
         { "POST", "lab/scenarios/error-burst", """{"parameters":{"status":"teapot"}}""", LabWebHost.Token, 400, "status" },
@@ -104,6 +107,37 @@ public sealed class ControlApiBadRequestTests(ControlApiHostFixture fixture) : I
 
         Assert.Equal(before, await ActiveJsonAsync());
         Assert.Equal(historyBefore, await HistoryCountAsync());
+    }
+
+    [Theory]
+    [InlineData(null, 401)]
+    [InlineData(LabWebHost.Token, 415)]
+    public async Task A_body_that_is_not_json_is_refused_after_the_token_is_checked(string? token, int status)
+    {
+        var before = await ActiveJsonAsync();
+        using var request = _host.Request(HttpMethod.Post, "lab/scenarios/fixed-latency", token: token);
+        request.Content = new StringContent("delay=1s", System.Text.Encoding.UTF8, "text/plain");
+        using var response = await _host.Client.SendAsync(request);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(before, await ActiveJsonAsync());
+    }
+
+    [Theory]
+    [InlineData("storefront")]
+    [InlineData("store*")]
+    [InlineData("silo")]
+    [InlineData("payments")]
+    public async Task A_service_target_naming_a_polling_process_or_a_kind_is_taken(string service)
+    {
+        using var response = await _host.Client.SendAsync(_host.Request(HttpMethod.Post, "lab/scenarios/fixed-latency",
+            $$"""{"parameters":{"delay":"1ms"},"target":{"service":"{{service}}","route":"/api/none"},"ttl":"1m"}"""));
+        var text = await response.Content.ReadAsStringAsync();
+        using var disabled = await _host.Client.SendAsync(_host.Request(HttpMethod.Delete, "lab/scenarios/fixed-latency"));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal(HttpStatusCode.OK, disabled.StatusCode);
     }
 
     private async Task<string> ActiveJsonAsync() => await _host.Client.GetStringAsync("lab/scenarios/active");

@@ -26,8 +26,8 @@ public sealed class ResourceScenarioTests : IAsyncLifetime
         _output = output;
         ScenarioRuntime.Clear();
         _core = new ScenarioControlCore(_registry, new InMemoryScenarioStore(), _options, TimeProvider.System);
-        _host1 = new ScenarioRuntimeHost(_registry, Silo1, Options.Create(_options), TimeProvider.System, NullLogger<ScenarioRuntimeHost>.Instance);
-        _host2 = new ScenarioRuntimeHost(_registry, Silo2, Options.Create(_options), TimeProvider.System, NullLogger<ScenarioRuntimeHost>.Instance);
+        _host1 = new ScenarioRuntimeHost(_registry, Silo1, Options.Create(_options), TimeProvider.System, NullLogger<ScenarioRuntimeHost>.Instance, Support.NoServices.Instance);
+        _host2 = new ScenarioRuntimeHost(_registry, Silo2, Options.Create(_options), TimeProvider.System, NullLogger<ScenarioRuntimeHost>.Instance, Support.NoServices.Instance);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

@@ -149,8 +149,9 @@ public sealed class TtlAndRuntimeTests : IDisposable
     public async Task A_real_short_ttl_ends_the_effect_through_the_http_stack()
     {
         await using var host = await LabWebHost.StartAsync();
-        var enabled = await host.EnableAsync("error-burst", """{"parameters":{"rate":"100%","hook":"http-server"},"target":{"route":"/api/ping"},"ttl":"1s"}""");
+        var enabled = await host.EnableAsync("error-burst", """{"parameters":{"rate":"100%","hook":"http-server"},"target":{"route":"/api/ping"},"ttl":"3s"}""");
 
+        // 3 s: the first request must land inside the TTL even at the suite's start, when a 1 s TTL once ran out before it.
         using (var during = await host.Client.GetAsync("api/ping"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, during.StatusCode);
@@ -162,7 +163,7 @@ public sealed class TtlAndRuntimeTests : IDisposable
                 using var response = await host.Client.GetAsync("api/ping");
                 return response.StatusCode == HttpStatusCode.OK;
             },
-            TimeSpan.FromSeconds(5),
+            TimeSpan.FromSeconds(8),
             "the burst to end at its TTL");
         Assert.True(DateTimeOffset.UtcNow >= enabled.Activation!.ExpiresAt);
 
@@ -173,7 +174,7 @@ public sealed class TtlAndRuntimeTests : IDisposable
     }
 
     private ScenarioRuntimeHost Host(ServiceIdentity service) =>
-        new(_registry, service, Options.Create(_options), _time, NullLogger<ScenarioRuntimeHost>.Instance);
+        new(_registry, service, Options.Create(_options), _time, NullLogger<ScenarioRuntimeHost>.Instance, Support.NoServices.Instance);
 
     private static ScenarioRequest Request(string name, params (string Key, string Value)[] parameters) =>
         new(name, parameters.ToImmutableDictionary(p => p.Key, p => p.Value), Actor: "test");

@@ -204,11 +204,14 @@ public static class ExperimentReportWriter
     }
 
     /// <summary>Writes experiment.json/.md/.html and each phase's full load report under phase-N-NAME/.</summary>
+    /// <summary>experiment.json's document: the shape scripts read (also what <c>lab experiment --output json</c> prints).</summary>
+    public static string ToJson(ExperimentReport report) => JsonSerializer.Serialize(report, JsonReportWriter.Options);
+
     public static async Task<IReadOnlyList<string>> WriteAllAsync(ExperimentReport report, string directory, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(directory);
         var written = new List<string>();
-        foreach (var (name, content) in new[] { (Json, JsonSerializer.Serialize(report, JsonReportWriter.Options)), (Markdown, WriteMarkdown(report)), (Html, WriteHtml(report)) })
+        foreach (var (name, content) in new[] { (Json, ToJson(report)), (Markdown, WriteMarkdown(report)), (Html, WriteHtml(report)) })
         {
             var path = Path.Combine(directory, name);
             await File.WriteAllTextAsync(path, content, cancellationToken);

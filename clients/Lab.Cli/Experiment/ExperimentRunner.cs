@@ -73,7 +73,12 @@ public static class ExperimentRunner
     public static async Task<ExperimentReport> RunAsync(ExperimentOptions options, ExperimentLab lab, Action<string> status,
         CancellationToken cancellationToken)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null }) { BaseAddress = lab.Storefront, Timeout = TimeSpan.FromSeconds(10) };
+        // Scrapes and applied-version reads bound themselves (a starved or frozen process may take their whole bound); the
+        // client's timeout bounds the control API's calls, which a starved storefront answers late but answers.
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null })
+        {
+            BaseAddress = lab.Storefront, Timeout = TimeSpan.FromMinutes(2),
+        };
         var api = new LabApiClient(http, lab.ControlToken, "lab-experiment");
 
         var parameters = await ReadParameterNamesAsync(api, options.Scenario, cancellationToken);
@@ -101,7 +106,7 @@ public static class ExperimentRunner
         var started = DateTimeOffset.UtcNow;
         var results = new List<ExperimentPhaseReport>();
         var warnings = new List<string>();
-        await SwitchAsync(api, http, lab, options.Scenario, null, options, cancellationToken);
+        await SwitchAsync(api, http, lab, options.Scenario, null, options, warnings, cancellationToken);
         if (options.WarmUp > TimeSpan.Zero)
         {
             status("warming up");
@@ -113,13 +118,14 @@ public static class ExperimentRunner
             // Each phase's window starts where the previous one ended, so work that lands between phases (the switch,
             // a background refund or recovery) is counted in one of them rather than in none.
             var before = await LabMetrics.ScrapeAsync(lab.Services, http, cancellationToken);
+            warnings.AddRange(before.Missing.Select(service => $"{service}'s /metrics did not answer before the first phase; its counters are left out of it"));
             var violationsBefore = Verify(lab, warnings);
             PhaseMeasurements? baseline = null;
             for (var index = 0; index < phases.Count; index++)
             {
                 var (name, phaseParameters) = phases[index];
                 status($"phase {index + 1}/{phases.Count}: {name}");
-                await SwitchAsync(api, http, lab, options.Scenario, phaseParameters, options, cancellationToken, definition.Target);
+                await SwitchAsync(api, http, lab, options.Scenario, phaseParameters, options, warnings, cancellationToken, definition.Target);
                 var startSeconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
                 var plan = PlanOf(options, lab, mix, options.Phase, options.Seed + index);
                 using var control = new HttpScenarioControl(lab.Storefront, lab.ControlToken);
@@ -131,6 +137,7 @@ public static class ExperimentRunner
                 var violationsAfter = Verify(lab, warnings);
                 var newViolations = NewViolations(violationsBefore, violationsAfter);
                 var measurements = new PhaseMeasurements(before, after, FiguresOf(load)) { NewViolations = violationsAfter is null ? null : newViolations.Count };
+                warnings.AddRange(ProcessWarnings(name, measurements));
                 baseline ??= measurements;
                 results.Add(PhaseReportOf(index, name, phaseParameters, startSeconds, (DateTimeOffset.UtcNow - started).TotalSeconds,
                     definition, measurements, baseline, load, newViolations));
@@ -140,7 +147,7 @@ public static class ExperimentRunner
         }
         finally
         {
-            await SwitchAsync(api, http, lab, options.Scenario, null, options, CancellationToken.None);
+            await SwitchAsync(api, http, lab, options.Scenario, null, options, warnings, CancellationToken.None);
         }
 
         return new ExperimentReport
@@ -158,6 +165,22 @@ public static class ExperimentRunner
             TraceLinks = TraceLinksReport.For(lab.AspireUrl, null),
             Warnings = warnings,
         };
+    }
+
+    /// <summary>What the phase's figures leave out or count differently: processes that did not answer, or were restarted.</summary>
+    private static IEnumerable<string> ProcessWarnings(string phase, PhaseMeasurements measurements)
+    {
+        // A process missing from the scrape before the phase was reported with the phase before (or at the start).
+        foreach (var service in measurements.After.Missing)
+        {
+            yield return $"{phase}: {service}'s /metrics did not answer within {LabMetrics.UnansweredBound.TotalSeconds:0} s (frozen, or being " +
+                         "restarted); its counters are left out of this phase's figures";
+        }
+
+        foreach (var service in measurements.Restarted)
+        {
+            yield return $"{phase}: {service} was restarted during the phase; its counters count from its restart";
+        }
     }
 
     private static LoadPlan PlanOf(ExperimentOptions options, ExperimentLab lab, JourneyMix mix, TimeSpan duration, int seed) => new()
@@ -189,6 +212,11 @@ public static class ExperimentRunner
     internal static PhaseVerdict Judge(ExperimentSpec spec, bool faultOn, bool cured, PhaseMeasurements phase, PhaseMeasurements baseline)
     {
         var probes = spec.SteadyState.Select(p => p.Check(phase, ReferenceEquals(phase, baseline) ? null : baseline)).ToList();
+        if (phase.Load.Requests == 0)
+        {
+            // Not one answer in the phase (every journey still waiting at its end): the probes above have nothing to judge.
+            probes.Add(new ProbeResult("requests answered>0", 0, 0, false));
+        }
         double? injections = faultOn ? phase.Injections(spec.Scenario) : null;
         var outcome = faultOn && !cured && injections <= 0
             ? PhaseVerdict.NoEffect
@@ -275,7 +303,7 @@ public static class ExperimentRunner
 
     /// <summary>Enables the scenario with <paramref name="parameters"/> (or disables it when null) and waits until every process applies it.</summary>
     private static async Task SwitchAsync(LabApiClient api, HttpClient http, ExperimentLab lab, string scenario, IReadOnlyDictionary<string, string>? parameters,
-        ExperimentOptions options, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? target = null)
+        ExperimentOptions options, List<string> warnings, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? target = null)
     {
         var ttl = LoadSyntax.FormatDuration(options.Phase * 3 + TimeSpan.FromMinutes(5));
         var result = parameters is null
@@ -283,7 +311,7 @@ public static class ExperimentRunner
             : await ControlAsync(api, $"enable {scenario}", a => a.EnableAsync(scenario, parameters, target is { Count: > 0 } ? target : null, ttl, options.Seed, cancellationToken));
         if (result is not null)
         {
-            await WaitAppliedAsync(http, lab, result.Version, cancellationToken);
+            await WaitAppliedAsync(http, lab, result.Version, warnings, cancellationToken);
         }
     }
 
@@ -304,50 +332,45 @@ public static class ExperimentRunner
             var errors = string.Join("; ", ex.Errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}"));
             throw new ExperimentException($"{what}: {ex.Status} {ex.Title}: {ex.Detail} {errors}".TrimEnd(), ex);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException { InnerException: TimeoutException })
         {
             throw new ExperimentException($"The lab's control API is unreachable: {ex.Message}", ex);
         }
     }
 
-    private static async Task WaitAppliedAsync(HttpClient http, ExperimentLab lab, long version, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until every process reports <paramref name="version"/> applied. A process that does not answer (frozen, or being
+    /// restarted: it applies the current set before it serves again) or does not apply it in time (a process fault may keep
+    /// its control plane away) is named in the warnings, and the experiment goes on.
+    /// </summary>
+    private static async Task WaitAppliedAsync(HttpClient http, ExperimentLab lab, long version, List<string> warnings, CancellationToken cancellationToken)
     {
-        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10);
+        var deadline = DateTimeOffset.UtcNow + LabMetrics.UnansweredBound;
         foreach (var (service, url) in lab.Services)
         {
             while (true)
             {
-                using var response = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, new Uri(url, RuntimeStatus.Path)), cancellationToken);
-                if (response.IsSuccessStatusCode)
+                if (await LabMetrics.GetUntilAnsweredAsync(http, new Uri(url, RuntimeStatus.Path), deadline, cancellationToken) is not { } text)
                 {
-                    using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-                    if (document.RootElement.GetProperty("version").GetInt64() >= version)
-                    {
-                        break;
-                    }
+                    warnings.Add($"{service} did not answer while scenario set version {version} was applied (frozen or restarting); " +
+                                 "it applies the current set when it is back");
+                    break;
+                }
+
+                using var document = JsonDocument.Parse(text);
+                if (document.RootElement.GetProperty("version").GetInt64() >= version)
+                {
+                    break;
                 }
 
                 if (DateTimeOffset.UtcNow > deadline)
                 {
-                    throw new ExperimentException($"{service} did not apply scenario set version {version} within 10 s.");
+                    warnings.Add($"{service} had not applied scenario set version {version} after {LabMetrics.UnansweredBound.TotalSeconds:0} s; " +
+                                 "its part of the phase may not reflect the switch");
+                    break;
                 }
 
                 await Task.Delay(100, cancellationToken);
-            }
-        }
-    }
-
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        using (request)
-        {
-            try
-            {
-                return await http.SendAsync(request, cancellationToken);
-            }
-            catch (HttpRequestException ex)
-            {
-                throw new ExperimentException($"The lab at {http.BaseAddress} is unreachable: {ex.Message}", ex);
             }
         }
     }

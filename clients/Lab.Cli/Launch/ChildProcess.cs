@@ -11,23 +11,39 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StreamWriter _log;
+    private readonly Func<ChildProcess> _startAgain;
 
-    private ChildProcess(string name, Process process, StreamWriter log, string logPath)
+    private ChildProcess(string name, Process process, StreamWriter log, string logPath, Func<ChildProcess> startAgain)
     {
         Name = name;
         _process = process;
         _log = log;
         LogPath = logPath;
+        _startAgain = startAgain;
+        Id = process.Id;
     }
 
     public string Name { get; }
     public string LogPath { get; }
-    public int Id => _process.Id;
-    public bool HasExited => _process.HasExited;
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>The process id (still readable after the process is gone, for logs and restart records).</summary>
+    public int Id { get; }
+
+    public bool HasExited => _disposed || _process.HasExited;
+    public int? ExitCode => _disposed ? _exitCode : _process.HasExited ? _process.ExitCode : null;
+
+    private bool _disposed;
+    private int? _exitCode;
 
     public static ChildProcess Start(string name, string executable, IReadOnlyList<string> arguments,
-        IReadOnlyDictionary<string, string> environment, string workingDirectory, string logDirectory)
+        IReadOnlyDictionary<string, string> environment, string workingDirectory, string logDirectory) =>
+        Start(name, executable, arguments, environment, workingDirectory, logDirectory, appendLog: false);
+
+    /// <summary>The same program with the same settings, as a new process (after this one exited); its log goes on in the same file.</summary>
+    public ChildProcess StartAgain() => _startAgain();
+
+    private static ChildProcess Start(string name, string executable, IReadOnlyList<string> arguments,
+        IReadOnlyDictionary<string, string> environment, string workingDirectory, string logDirectory, bool appendLog)
     {
         if (!File.Exists(executable))
         {
@@ -36,7 +52,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
         Directory.CreateDirectory(logDirectory);
         var logPath = Path.Combine(logDirectory, $"{name}.log");
-        var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
+        var log = new StreamWriter(logPath, append: appendLog) { AutoFlush = true };
         var start = new ProcessStartInfo(executable)
         {
             WorkingDirectory = workingDirectory,
@@ -61,7 +77,8 @@ public sealed partial class ChildProcess : IAsyncDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ChildProcess(name, process, log, logPath);
+        return new ChildProcess(name, process, log, logPath,
+            () => Start(name, executable, arguments, environment, workingDirectory, logDirectory, appendLog: true));
     }
 
     /// <summary>The last lines of the log, to show why a process failed to start.</summary>
@@ -107,7 +124,14 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
         await StopAsync();
+        _exitCode = _process.ExitCode;
+        _disposed = true;
         _process.Dispose();
         lock (_log)
         {

@@ -19,6 +19,7 @@ public static class LabSession
             lab = await AnsiConsole.Status().StartAsync("Starting the lab...", async status =>
                 await LabLauncher.StartAsync(topology, message => status.Status($"Starting the lab: {message}..."), stop.Token));
             PrintUrls(lab);
+            lab.Supervised += Report;
             var exitCode = await body(lab, stop.Token);
             if (waitForStop && !stop.IsCancellationRequested)
             {
@@ -58,6 +59,27 @@ public static class LabSession
             {
                 // The signal arrived while the session was already ending.
             }
+        }
+    }
+
+    /// <summary>Tells the user about a process that exited on its own and what the supervisor did about it.</summary>
+    private static void Report(ProcessRestartRecord record)
+    {
+        var exit = record.ExitCode is { } code ? $"code {code}" : "no exit code";
+        switch (record.Outcome)
+        {
+            case ProcessRestartOutcome.Exited:
+                AnsiConsole.MarkupLineInterpolated($"[yellow]{record.Name} (process {record.PreviousId}) exited ({exit}); starting it again[/]");
+                break;
+            case ProcessRestartOutcome.Healthy:
+                AnsiConsole.MarkupLineInterpolated($"[green]{record.Name} is back as process {record.NewId}, healthy after {record.Took?.TotalSeconds:0.0} s[/]");
+                break;
+            case ProcessRestartOutcome.Failed:
+                AnsiConsole.MarkupLineInterpolated($"[red]{record.Name} did not come back healthy: {record.Detail}[/]");
+                break;
+            case ProcessRestartOutcome.LeftDown:
+                AnsiConsole.MarkupLineInterpolated($"[red]{record.Name} exited ({exit}) too often within a minute; it is left down[/]");
+                break;
         }
     }
 

@@ -33,6 +33,18 @@ public sealed record LabTopology
     /// </summary>
     public string? Postgres { get; init; }
 
+    /// <summary>
+    /// Start a lab process that exits on its own again (a crashed or killed silo comes back as a new one), unless it
+    /// crash-loops. Off for tests that restart processes themselves.
+    /// </summary>
+    public bool RestartExited { get; init; } = true;
+
+    /// <summary>How long the storefront caches a product page (Cache:ProductTtl); zero = no page cache, reads go to the product grains.</summary>
+    public TimeSpan PageCacheTtl { get; init; } = TimeSpan.Zero;
+
+    /// <summary>A Redis server (host:port) the storefront's page cache uses as its second level; null = in-process only.</summary>
+    public string? Redis { get; init; }
+
     /// <summary>Extra settings passed to every lab process as environment variables (e.g. "Seed__Products").</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 

@@ -11,10 +11,20 @@ internal static class ProcessRegistry
 {
     private const string FileName = "processes";
 
+    /// <summary>The first line names the launcher that owns the lab: its pid and its start time (pids are reused).</summary>
+    private const string Launcher = "launcher";
+
+    private static readonly string Self = $"{Environment.ProcessId} {Launcher} {StartTicks(Process.GetCurrentProcess())}";
+
     public static void Record(string dataDirectory, IEnumerable<ChildProcess> processes) =>
         File.WriteAllLines(Path.Combine(dataDirectory, FileName),
-            processes.Where(process => !process.HasExited).Select(process => $"{process.Id} {process.Name}"));
+            [Self, .. processes.Where(process => !process.HasExited).Select(process => $"{process.Id} {process.Name}")]);
 
+    /// <summary>
+    /// Stops what an earlier run left running. A launcher that still runs is no leftover: it supervises its processes and
+    /// would start them again, so two labs would fight over one directory and its ports; that is refused.
+    /// </summary>
+    /// <exception cref="LaunchException">Another launcher runs a lab from <paramref name="dataDirectory"/>.</exception>
     public static IEnumerable<string> StopLeftovers(string dataDirectory)
     {
         var path = Path.Combine(dataDirectory, FileName);
@@ -23,11 +33,26 @@ internal static class ProcessRegistry
             return [];
         }
 
+        var lines = File.ReadAllLines(path);
+        if (lines.Select(line => line.Split(' ')).FirstOrDefault(parts => parts is [_, Launcher, _]) is [var launcherPid, _, var ticks]
+            && int.TryParse(launcherPid, out var owner) && owner != Environment.ProcessId && TryGetRunning(owner) is { } running)
+        {
+            using (running)
+            {
+                if (StartTicks(running).ToString(System.Globalization.CultureInfo.InvariantCulture) == ticks)
+                {
+                    throw new LaunchException($"A lab is already running from {dataDirectory} (its launcher is process {owner}). Stop it first " +
+                                              $"(Ctrl+C where it runs, or kill {owner}), or give this one another --data-dir and other ports.");
+                }
+            }
+        }
+
         var stopped = new List<string>();
-        foreach (var line in File.ReadAllLines(path))
+        foreach (var line in lines)
         {
             var parts = line.Split(' ', 2);
-            if (parts.Length != 2 || !int.TryParse(parts[0], out var pid) || TryGetRunning(pid) is not { } process)
+            if (parts.Length != 2 || parts[1].StartsWith(Launcher, StringComparison.Ordinal) || !int.TryParse(parts[0], out var pid)
+                || TryGetRunning(pid) is not { } process)
             {
                 continue;
             }
@@ -47,6 +72,24 @@ internal static class ProcessRegistry
 
         File.Delete(path);
         return stopped;
+    }
+
+    /// <summary>
+    /// When the process started, as a number that reads the same from any process: Linux's start time in clock ticks since
+    /// boot (Process.StartTime is derived from it with the boot time, which two readings compute a few milliseconds apart).
+    /// </summary>
+    private static long StartTicks(Process process)
+    {
+        var stat = $"/proc/{process.Id}/stat";
+        if (File.Exists(stat))
+        {
+            var text = File.ReadAllText(stat);
+            // Fields after the command name (in parentheses, which may hold spaces): state is field 3, starttime field 22.
+            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[19], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return process.StartTime.ToUniversalTime().Ticks / TimeSpan.TicksPerSecond;
     }
 
     private static Process? TryGetRunning(int pid)

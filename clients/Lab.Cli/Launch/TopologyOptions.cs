@@ -23,8 +23,34 @@ public sealed class TopologyOptions
         Arity = ArgumentArity.ZeroOrOne,
     };
 
+    private readonly Option<string?> _pageCache = new("--page-cache")
+    {
+        Description = "Cache product pages at the storefront for this long (e.g. 10s; HybridCache in the process, Redis too with --redis). " +
+                      "Off by default: the product grains are the shop's cache, and a page cache in front of them hides what happens to them",
+    };
+
+    private readonly Option<string?> _redis = new("--redis")
+    {
+        Description = "A Redis server (host:port, e.g. 127.0.0.1:6379) for the page cache's second level; needs --page-cache",
+    };
+
     public TopologyOptions()
     {
+        _pageCache.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } text
+                && (!Lab.Scenarios.ParameterParser.TryParseDuration(text, out var ttl) || ttl <= TimeSpan.Zero || ttl > TimeSpan.FromHours(1)))
+            {
+                result.AddError($"--page-cache must be a duration between 1ms and 1h, such as 10s (got '{text}').");
+            }
+        });
+        _redis.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } text && !System.Text.RegularExpressions.Regex.IsMatch(text, @"^[A-Za-z0-9.\-]+:\d{1,5}$"))
+            {
+                result.AddError($"--redis must be host:port, such as 127.0.0.1:6379 (got '{text}').");
+            }
+        });
         _silos.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() is < 1 or > 5)
@@ -36,10 +62,18 @@ public sealed class TopologyOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _storefrontPort, _paymentsPort, _siloHttpPort, _siloPort, _gatewayPort, _dashboardPort, _otlpPort, _silos, _dataDirectory, _noViewer, _postgres })
+        foreach (var option in new Option[] { _storefrontPort, _paymentsPort, _siloHttpPort, _siloPort, _gatewayPort, _dashboardPort, _otlpPort, _silos, _dataDirectory, _noViewer, _postgres, _pageCache, _redis })
         {
             command.Options.Add(option);
         }
+
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(_redis) is not null && result.GetResult(_pageCache) is null)
+            {
+                result.AddError("--redis is the page cache's second level: give --page-cache too (e.g. --page-cache 10s --redis 127.0.0.1:6379).");
+            }
+        });
     }
 
     public LabTopology Read(ParseResult result) => new()
@@ -56,6 +90,8 @@ public sealed class TopologyOptions
         DataDirectory = result.GetValue(_dataDirectory)!,
         TelemetryViewer = !result.GetValue(_noViewer),
         Postgres = result.GetResult(_postgres) is null ? null : result.GetValue(_postgres) ?? LabPostgres.DefaultConnectionString,
+        PageCacheTtl = result.GetValue(_pageCache) is { } ttl && Lab.Scenarios.ParameterParser.TryParseDuration(ttl, out var pageCache) ? pageCache : TimeSpan.Zero,
+        Redis = result.GetValue(_redis),
     };
 
     private static Option<int> Port(string name, string description, int defaultValue)

@@ -12,8 +12,9 @@ public sealed class VerifyDatabaseException(string message, Exception? inner = n
 
 /// <summary>
 /// Checks the shop's invariants against its databases after a run: stock conservation, reservations left over,
-/// double charges, charges without an order, cancelled orders not refunded, orders stuck mid-saga, and the
-/// order-status projection disagreeing with the orders table. Read-only. The shop and payments are separate
+/// double charges, charges without an order, cancelled orders not refunded, orders stuck mid-saga, the
+/// order-status projection disagreeing with the orders table, order events no consumer acknowledged or parked as dead letters, charges made
+/// directly at payments, and kept orders whose charge was refunded behind the shop's back. Read-only. The shop and payments are separate
 /// databases (on PostgreSQL they cannot be joined), so checks that span both join in memory.
 /// </summary>
 public static class ShopVerifier
@@ -62,19 +63,45 @@ public static class ShopVerifier
             r => violations.Add(new("no order stuck mid-saga", r.GetString(0),
                 $"{r.GetString(1)} since {DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)):O}")),
             ("before", (now - stuckAfter).ToUnixTimeMilliseconds()));
-        Query(shop, "SELECT o.order_id, o.status, v.status FROM orders o JOIN order_status_view v ON v.order_id = o.order_id WHERE o.status <> v.status ORDER BY o.order_id",
-            r => violations.Add(new("projection equals orders", r.GetString(0), $"order {r.GetString(1)}, view {r.GetString(2)}")));
+        // An order the projection never heard of counts once it is quiet: its first event was lost, not just late.
+        Query(shop, """
+            SELECT o.order_id, o.status, COALESCE(v.status, 'missing') FROM orders o LEFT JOIN order_status_view v ON v.order_id = o.order_id
+            WHERE (v.order_id IS NULL AND o.updated_at < @before) OR o.status <> v.status ORDER BY o.order_id
+            """,
+            r => violations.Add(new("projection equals orders", r.GetString(0), $"order {r.GetString(1)}, view {r.GetString(2)}")),
+            ("before", (now - stuckAfter).ToUnixTimeMilliseconds()));
+        // Consumers delete the outbox rows they are done with; one left this long was lost on the way, and not replayed.
+        Query(shop, """
+            SELECT e.order_id, e.kind, e.sequence, e.occurred_at, v.last_sequence FROM order_outbox e
+                LEFT JOIN order_status_view v ON v.order_id = e.order_id
+            WHERE e.occurred_at < @before ORDER BY e.order_id, e.sequence
+            """,
+            r => violations.Add(new("order events acknowledged", r.GetString(0),
+                $"{r.GetString(1)} #{r.GetInt64(2)} of {DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)):O} still in the outbox " +
+                (r.IsDBNull(4) ? "(no view)" : $"(view at #{r.GetInt64(4)})"))),
+            ("before", (now - stuckAfter).ToUnixTimeMilliseconds()));
 
-        var charges = new List<(string ChargeId, string OrderId, bool Refunded)>();
-        Query(payments, "SELECT charge_id, order_id, refunded_at IS NOT NULL FROM charges ORDER BY charge_id",
-            r => charges.Add((r.GetString(0), r.GetString(1), r.GetBoolean(2))));
+        // A parked event is a change the read model has not seen: someone has to fix what failed it and replay it.
+        Query(shop, "SELECT order_id, kind, sequence, attempts, reason FROM order_dead_letters ORDER BY order_id, sequence",
+            r => violations.Add(new("no event parked as a dead letter", r.GetString(0),
+                $"{r.GetString(1)} #{r.GetInt64(2)} failed {r.GetInt64(3)} times ({r.GetString(4)}); replay with POST /api/admin/dead-letters/replay")));
+
+        var charges = new List<PaymentsCharge>();
+        Query(payments, "SELECT charge_id, order_id, refunded_at IS NOT NULL, charged_by, refunded_by FROM charges ORDER BY charge_id",
+            r => charges.Add(new(r.GetString(0), r.GetString(1), r.GetBoolean(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4))));
         foreach (var twice in charges.Where(c => !c.Refunded).GroupBy(c => c.OrderId).Where(g => g.Count() > 1).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             violations.Add(new("order charged at most once", twice.Key, $"{twice.Count()} charges: {string.Join(",", twice.Select(c => c.ChargeId))}"));
         }
 
+        // Payments records who asked: the shop's key, or another caller's (a person or tool charging directly).
+        foreach (var direct in charges.Where(c => !c.Refunded && !c.ByShop))
+        {
+            violations.Add(new("charges made by the shop", direct.ChargeId, $"charged by '{direct.ChargedBy}' directly at payments for order {direct.OrderId}, not refunded"));
+        }
+
         var statuses = OrderStatuses(shop, charges.Select(c => c.OrderId).Distinct().ToList());
-        foreach (var charge in charges.Where(c => !statuses.ContainsKey(c.OrderId)))
+        foreach (var charge in charges.Where(c => c.ByShop && !statuses.ContainsKey(c.OrderId)))
         {
             violations.Add(new("charge belongs to an order", charge.ChargeId, $"order {charge.OrderId} does not exist"));
         }
@@ -84,8 +111,29 @@ public static class ShopVerifier
             violations.Add(new("cancelled order refunded", charge.OrderId, $"charge {charge.ChargeId} not refunded"));
         }
 
+        // A kept order keeps its money: a refund of its only charge happened behind the shop's back.
+        var kept = KeptOrders(shop, charges.Where(c => c.Refunded).Select(c => c.OrderId).Distinct().ToList());
+        foreach (var order in charges.GroupBy(c => c.OrderId).Where(g => kept.Contains(g.Key) && g.All(c => c.Refunded)).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            violations.Add(new("kept order stays paid", order.Key,
+                $"the order is kept but every charge is refunded ({string.Join(", ", order.Select(c => $"{c.ChargeId} by '{c.RefundedBy ?? "unknown"}'"))})"));
+        }
+
         return violations;
     }
+
+    /// <summary>A charge as payments recorded it; a null caller is a charge made before payments recorded callers.</summary>
+    private sealed record PaymentsCharge(string ChargeId, string OrderId, bool Refunded, string? ChargedBy, string? RefundedBy)
+    {
+        public bool ByShop => ChargedBy is null or ShopCaller;
+    }
+
+    /// <summary>The caller name of the shop's own API key at payments.</summary>
+    private const string ShopCaller = "shop";
+
+    /// <summary>Those of <paramref name="orderIds"/> that are confirmed or shipped.</summary>
+    private static HashSet<string> KeptOrders(DbConnection shop, IReadOnlyList<string> orderIds) =>
+        OrderStatuses(shop, orderIds).Where(order => order.Value is "Confirmed" or "Shipped").Select(order => order.Key).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The status of each of <paramref name="orderIds"/> that exists, read in batches.</summary>
     private static Dictionary<string, string> OrderStatuses(DbConnection shop, IReadOnlyList<string> orderIds)

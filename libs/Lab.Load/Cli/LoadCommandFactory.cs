@@ -53,7 +53,7 @@ public static class LoadCommandFactory
         var users = new Option<int?>("--users") { Description = "Closed model: this many virtual users, each running journeys back to back." };
         var think = new Option<string?>("--think") { Description = "Closed model: pause between a user's journeys, e.g. 100ms." };
         var duration = new Option<string?>("--duration") { Description = "How long to run, e.g. 30s or 2m (default 30s)." };
-        var mix = new Option<string?>("--mix") { Description = "Journey weights, e.g. browse=60,cart=25,checkout=10,history=5. Journeys: browse, cart, checkout, history, get." };
+        var mix = new Option<string?>("--mix") { Description = "Journey weights, e.g. browse=60,cart=25,checkout=10,history=5. Journeys: browse, cart, checkout, history, wishlist, restock, report, get." };
         var preset = new Option<string?>("--preset") { Description = $"A named mix: {string.Join(", ", JourneyMix.Presets.Keys)}." };
         var at = new Option<string[]>("--at")
         {

@@ -32,7 +32,9 @@ public sealed class JourneyCatalog
         new CartJourney(),
         new CheckoutJourney(),
         new HistoryJourney(),
+        new WishListJourney(),
         new RestockJourney(),
+        new PriceChangeJourney(),
         new ReportJourney(),
         new GetJourney(),
     ]);

@@ -152,6 +152,40 @@ public sealed class RestockJourney : IJourney
 }
 
 /// <summary>
+/// The back office changes the price of one of the fifty best sellers (a new price between 1.00 and 300.00), then opens
+/// the product's page, as a merchandiser checks a change: what makes cached pages and cart prices go stale. A page older
+/// than the version the change returned fails the step (read-your-writes: the merchandiser sees the old price). Needs the
+/// control token (the plan's): without one every change is refused with 401.
+/// </summary>
+public sealed class PriceChangeJourney : IJourney
+{
+    private const int BestSellers = 50;
+
+    public string Name => "price-change";
+
+    public IReadOnlyList<string> Steps { get; } = ["price", "page"];
+
+    public async ValueTask RunAsync(JourneyContext context, CancellationToken cancellationToken)
+    {
+        var sku = context.PickBestSeller(BestSellers);
+        var cents = 100 + context.Random.Next(29_901);
+        var changed = await context.SendAsync("price", HttpMethod.Put, $"/api/admin/products/{sku}/price", ShopJson.Price(cents),
+            backOffice: true, cancellationToken: cancellationToken);
+        if (!changed.Ok)
+        {
+            return;
+        }
+
+        var page = await context.SendAsync("page", HttpMethod.Get, $"/api/products/{sku}", cancellationToken: cancellationToken);
+        var (written, read) = (ShopJson.GetInt64(changed.Body, "version"), ShopJson.GetInt64(page.Body, "version"));
+        if (page.Ok && read < written)
+        {
+            context.FailStep("page", $"stale page: {sku} at version {read} after version {written} was written");
+        }
+    }
+}
+
+/// <summary>
 /// The back office reads the sales report since the shop opened (the seed's first order, 2025-01-01: every order, a long
 /// read as real reports are) and checks that it agrees with itself: its order count equals the sum of its by-status rows
 /// (they are read in one transaction). A report that disagrees fails the step.
@@ -197,6 +231,25 @@ public sealed class HistoryJourney : IJourney
     }
 }
 
+/// <summary>A customer puts a product (hot products via the Zipf draw) on their wish list, then looks at the list.</summary>
+public sealed class WishListJourney : IJourney
+{
+    public string Name => "wishlist";
+
+    public IReadOnlyList<string> Steps { get; } = ["wish", "list"];
+
+    public async ValueTask RunAsync(JourneyContext context, CancellationToken cancellationToken)
+    {
+        var customer = context.PickCustomer();
+        var wish = await context.SendAsync("wish", HttpMethod.Put, $"/api/customers/{customer}/wishlist/{context.PickSku()}", readBody: false,
+            cancellationToken: cancellationToken);
+        if (wish.Ok)
+        {
+            await context.SendAsync("list", HttpMethod.Get, $"/api/customers/{customer}/wishlist", readBody: false, cancellationToken: cancellationToken);
+        }
+    }
+}
+
 /// <summary>One GET of the target URL as given (path and query included): for benchmarks and plain endpoints.</summary>
 public sealed class GetJourney : IJourney
 {
@@ -216,6 +269,9 @@ internal static class ShopJson
 
     public static ReadOnlyMemory<byte> CartItem(string sku, int quantity) =>
         Encoding.UTF8.GetBytes($$"""{"sku":"{{sku}}","quantity":{{quantity}}}""");
+
+    public static ReadOnlyMemory<byte> Price(int cents) =>
+        Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $$"""{"price":{{cents / 100m:0.00}}}"""));
 
     public static ReadOnlyMemory<byte> Delivery(IEnumerable<(string Sku, int Quantity)> lines) =>
         Encoding.UTF8.GetBytes($$"""{"lines":[{{string.Join(",", lines.Select(l => $$"""{"sku":"{{l.Sku}}","quantity":{{l.Quantity}}}"""))}}]}""");

@@ -13,7 +13,13 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
 {
     private const string ExpiryActor = "ttl";
 
+    /// <summary>How long a process that stopped polling still counts as one of the lab's (a poll every 250 ms is usual).</summary>
+    public static readonly TimeSpan ServiceSeenFor = TimeSpan.FromSeconds(30);
+
     private ActiveScenarioSet? _set;
+
+    // The processes that polled for snapshots, and when they last did: what a "service" target may name.
+    private readonly Dictionary<string, (ServiceIdentity Service, DateTimeOffset At)> _seen = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The active set, expired activations removed (and recorded as expired).</summary>
     public async Task<ActiveScenarioSet> GetActiveAsync(CancellationToken ct)
@@ -36,8 +42,14 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
     }
 
     /// <summary>The set, or null when its version is still <paramref name="sinceVersion"/>.</summary>
-    public async Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct)
+    /// <param name="caller">The polling process, remembered as one of the lab's for <see cref="ServiceSeenFor"/>.</param>
+    public async Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity? caller, CancellationToken ct)
     {
+        if (caller is not null)
+        {
+            _seen[caller.Name] = (caller, time.GetUtcNow());
+        }
+
         var set = await GetActiveAsync(ct);
 
         // "Different", not "newer": a store that was wiped restarts its versions, and pollers must follow.
@@ -56,6 +68,7 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
         var errors = new ValidationErrors();
         var parameters = ParameterValidator.Merge(meta, null, request.Parameters, options.Caps, errors);
         var target = ParseTarget(TargetFilter.Everywhere, request.Target, errors);
+        CheckService(target, errors);
         var ttl = ParseTtl(request.Ttl, options.DefaultTtl, errors);
         var now = time.GetUtcNow();
         var version = set.Version + 1;
@@ -88,6 +101,11 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
         var errors = new ValidationErrors();
         var parameters = ParameterValidator.Merge(meta, current.Parameters, request.Parameters, options.Caps, errors);
         var target = ParseTarget(current.Target, request.Target, errors);
+        if (target.Service != current.Target.Service)
+        {
+            CheckService(target, errors);
+        }
+
         var now = time.GetUtcNow();
         var expiresAt = request.Ttl is null ? current.ExpiresAt : now + ParseTtl(request.Ttl, options.DefaultTtl, errors);
         var version = set.Version + 1;
@@ -200,6 +218,25 @@ public sealed class ScenarioControlCore(ScenarioRegistry registry, IScenarioStor
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A "service" target must name a kind of process or match a process that polls this control plane: a name that
+    /// matches nothing ("silo-99") would switch nothing on. Until some process has polled (a lab still starting, a
+    /// plane without processes) there is nothing to check against, and any name is taken.
+    /// </summary>
+    private void CheckService(TargetFilter target, ValidationErrors errors)
+    {
+        var now = time.GetUtcNow();
+        var present = _seen.Values.Where(seen => now - seen.At <= ServiceSeenFor).Select(seen => seen.Service).ToList();
+        if (target.Service is null || present.Count == 0 || present.Any(target.MatchesService)
+            || Enum.GetNames<ServiceKind>().Contains(target.Service, StringComparer.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        errors.Add("target.service", $"'{target.Service}' matches no process of this lab (processes: " +
+            $"{string.Join(", ", present.Select(s => s.Name).Order(StringComparer.Ordinal))}; kinds: {string.Join(", ", Enum.GetNames<ServiceKind>().Select(k => k.ToLowerInvariant()))}).");
     }
 
     private TimeSpan ParseTtl(string? text, TimeSpan fallback, ValidationErrors errors)

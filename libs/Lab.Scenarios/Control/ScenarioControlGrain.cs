@@ -11,7 +11,8 @@ public sealed class ScenarioControlGrain(ScenarioRegistry registry, IScenarioSto
 
     public Task<ActiveScenarioSet> GetActiveAsync() => _core.GetActiveAsync(CancellationToken.None);
 
-    public Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion) => _core.GetSnapshotAsync(sinceVersion, CancellationToken.None);
+    public Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity? caller) =>
+        _core.GetSnapshotAsync(sinceVersion, caller, CancellationToken.None);
 
     public Task<ControlResult> EnableAsync(ScenarioRequest request) => _core.EnableAsync(request, CancellationToken.None);
 

@@ -15,7 +15,8 @@ public interface IScenarioControlPlane
     Task<ActiveScenarioSet> GetActiveAsync(CancellationToken ct = default);
 
     /// <summary>The active set, or null when its version is still <paramref name="sinceVersion"/>.</summary>
-    Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct = default);
+    /// <param name="caller">The process polling, if it says: targets may then name only processes that poll.</param>
+    Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity? caller = null, CancellationToken ct = default);
 
     /// <summary>Enables (or replaces) a scenario's activation.</summary>
     Task<ControlResult> EnableAsync(ScenarioRequest request, CancellationToken ct = default);
@@ -54,7 +55,7 @@ public abstract class ScenarioControlPlaneBase(ScenarioRegistry registry) : ISce
 
     public abstract Task<ActiveScenarioSet> GetActiveAsync(CancellationToken ct = default);
 
-    public abstract Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct = default);
+    public abstract Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity? caller = null, CancellationToken ct = default);
 
     public abstract Task<ControlResult> EnableAsync(ScenarioRequest request, CancellationToken ct = default);
 
@@ -74,7 +75,8 @@ public sealed class GrainScenarioControlPlane(IGrainFactory grains, ScenarioRegi
 
     public override Task<ActiveScenarioSet> GetActiveAsync(CancellationToken ct = default) => Grain.GetActiveAsync();
 
-    public override Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct = default) => Grain.GetSnapshotAsync(sinceVersion);
+    public override Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity? caller = null, CancellationToken ct = default) =>
+        Grain.GetSnapshotAsync(sinceVersion, caller);
 
     public override Task<ControlResult> EnableAsync(ScenarioRequest request, CancellationToken ct = default) => Grain.EnableAsync(request);
 
@@ -95,7 +97,8 @@ public sealed class LocalScenarioControlPlane(ScenarioControlCore core, Scenario
 
     public override Task<ActiveScenarioSet> GetActiveAsync(CancellationToken ct = default) => Locked(c => c.GetActiveAsync(ct), ct);
 
-    public override Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct = default) => Locked(c => c.GetSnapshotAsync(sinceVersion, ct), ct);
+    public override Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity? caller = null, CancellationToken ct = default) =>
+        Locked(c => c.GetSnapshotAsync(sinceVersion, caller, ct), ct);
 
     public override Task<ControlResult> EnableAsync(ScenarioRequest request, CancellationToken ct = default) => Locked(c => c.EnableAsync(request, ct), ct);
 
@@ -133,7 +136,7 @@ public interface IScenarioControlGrain : IGrainWithIntegerKey
 
     Task<ActiveScenarioSet> GetActiveAsync();
 
-    Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion);
+    Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity? caller);
 
     Task<ControlResult> EnableAsync(ScenarioRequest request);
 

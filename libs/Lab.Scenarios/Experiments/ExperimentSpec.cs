@@ -91,9 +91,17 @@ public sealed record PhaseMeasurements(LabMetrics Before, LabMetrics After, Load
     /// <summary>Invariant violations `lab verify` found after the phase and not before it; null when it could not read the databases.</summary>
     public int? NewViolations { get; init; }
 
-    /// <summary>How much a counter grew during the phase, summed over the services whose name starts with the prefix ("" = all).</summary>
+    /// <summary>
+    /// How much a counter grew during the phase, summed over the services whose name starts with the prefix ("" = all). A
+    /// process restarted during the phase counts from zero (its counters began again); one that did not answer either
+    /// scrape is left out (the experiment warns of both).
+    /// </summary>
     public double Delta(string servicePrefix, string metric, params (string Key, string Value)[] labels) =>
-        After.Sum(servicePrefix, metric, labels) - Before.Sum(servicePrefix, metric, labels);
+        After.ByService.Where(s => s.Key.StartsWith(servicePrefix, StringComparison.Ordinal) && Before.ByService.ContainsKey(s.Key))
+            .Sum(s => s.Value.Sum(metric, labels) - (Restarted.Contains(s.Key) ? 0 : Before.ByService[s.Key].Sum(metric, labels)));
+
+    /// <summary>The services whose process was restarted during the phase (its start time changed between the scrapes).</summary>
+    public IReadOnlyList<string> Restarted => field ??= After.RestartedSince(Before);
 
     /// <summary>Requests the service answered on one route (all status codes unless one is given).</summary>
     public double Requests(string service, string method, string route, string? status = null) =>
@@ -123,6 +131,7 @@ public static class LabMetricNames
     public const string Injections = "lab_scenario_injections_total";
     public const string SeamRegressions = "lab_scenario_seam_regressions_total";
     public const string DbCalls = "lab_db_calls_total";
+    public const string ProcessStartTime = "lab_process_start_time_seconds";
 }
 
 /// <summary>One probe of an experiment's steady state, judged for a phase against the baseline phase.</summary>

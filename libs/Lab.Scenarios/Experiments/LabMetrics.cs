@@ -108,24 +108,75 @@ public sealed class PrometheusSamples
     public sealed record Sample(string Name, IReadOnlyDictionary<string, string> Labels, double Value);
 }
 
-/// <summary>The /metrics of every process of a lab at one moment, by service name (storefront, payments, silo-1...).</summary>
+/// <summary>
+/// The /metrics of every process of a lab at one moment, by service name (storefront, payments, silo-1...). A process that
+/// did not answer (frozen, or being restarted) is left out and named in <see cref="Missing"/>.
+/// </summary>
 public sealed class LabMetrics(IReadOnlyDictionary<string, PrometheusSamples> byService, DateTimeOffset at)
 {
+    /// <summary>
+    /// How long a scrape keeps asking a process that does not answer: longer than a silo takes to restart, and than a
+    /// starved process (its thread pool blocked) takes to answer at all.
+    /// </summary>
+    public static readonly TimeSpan UnansweredBound = TimeSpan.FromSeconds(30);
+
     public IReadOnlyDictionary<string, PrometheusSamples> ByService { get; } = byService;
 
     public DateTimeOffset At { get; } = at;
 
+    /// <summary>The services whose /metrics did not answer within <see cref="UnansweredBound"/>.</summary>
+    public IReadOnlyList<string> Missing { get; init; } = [];
+
     public static async Task<LabMetrics> ScrapeAsync(IReadOnlyDictionary<string, Uri> services, HttpClient http, CancellationToken cancellationToken)
     {
+        var deadline = DateTimeOffset.UtcNow + UnansweredBound;
         var scraped = await Task.WhenAll(services.Select(async service =>
+            KeyValuePair.Create(service.Key, await GetUntilAnsweredAsync(http, new Uri(service.Value, "/metrics"), deadline, cancellationToken))));
+        return new LabMetrics(
+            scraped.Where(s => s.Value is not null).ToDictionary(s => s.Key, s => PrometheusSamples.Parse(s.Value!)), DateTimeOffset.UtcNow)
         {
-            var text = await http.GetStringAsync(new Uri(service.Value, "/metrics"), cancellationToken);
-            return KeyValuePair.Create(service.Key, PrometheusSamples.Parse(text));
-        }));
-        return new LabMetrics(scraped.ToDictionary(), DateTimeOffset.UtcNow);
+            Missing = [.. scraped.Where(s => s.Value is null).Select(s => s.Key)],
+        };
+    }
+
+    /// <summary>
+    /// GETs <paramref name="url"/> from a process that may be frozen, restarting or starved: a refused, reset or failed
+    /// request is asked again, a slow one may take until <paramref name="deadline"/>. Null when it has not answered by then.
+    /// </summary>
+    public static async Task<string?> GetUntilAnsweredAsync(HttpClient http, Uri url, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (deadline - DateTimeOffset.UtcNow).Ticks)));
+            try
+            {
+                return await http.GetStringAsync(url, attempt.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                if (DateTimeOffset.UtcNow >= deadline)
+                {
+                    return null;
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+        }
     }
 
     /// <summary>Sum over the services whose name starts with <paramref name="servicePrefix"/> ("silo" = every silo).</summary>
     public double Sum(string servicePrefix, string metric, params (string Key, string Value)[] labels) =>
         ByService.Where(s => s.Key.StartsWith(servicePrefix, StringComparison.Ordinal)).Sum(s => s.Value.Sum(metric, labels));
+
+    /// <summary>When the service's process started (lab.process.start_time), or null when it does not say.</summary>
+    public double? StartTime(string service) =>
+        ByService.TryGetValue(service, out var samples) && samples.Samples.FirstOrDefault(s => s.Name == LabMetricNames.ProcessStartTime) is { } sample
+            ? sample.Value
+            : null;
+
+    /// <summary>The services whose process is not the one <paramref name="earlier"/> scraped: it was restarted in between.</summary>
+    public IReadOnlyList<string> RestartedSince(LabMetrics earlier) =>
+        [.. ByService.Keys.Where(service => earlier.ByService.ContainsKey(service) && StartTime(service) is { } now
+                                            && earlier.StartTime(service) is { } then && now != then)];
 }

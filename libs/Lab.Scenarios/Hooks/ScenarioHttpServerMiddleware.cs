@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
@@ -46,9 +47,28 @@ public sealed class ScenarioHttpServerMiddleware(RequestDelegate next, ServiceId
             Carrier = http,
         };
         await ScenarioRuntime.InvokeAsync(ctx, http.RequestAborted);
+        if (ctx.MaxRequestBodyBytes is { } limit && http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            // The server's own limit, lowered for this request: Kestrel refuses a body that declares or reads past it (413).
+            size.MaxRequestBodySize = limit;
+            if (http.Request.ContentLength > limit)
+            {
+                ctx.ServerStatus = HttpStatusCode.RequestEntityTooLarge;
+                ctx.ServerProblemTitle = "Request body too large";
+            }
+        }
+
         if (ctx.ServerStatus is not { } status)
         {
-            await next(http);
+            if (ctx.ResponseBytesPerSecond is { } rate)
+            {
+                await NextThrottledAsync(http, rate);
+            }
+            else
+            {
+                await next(http);
+            }
+
             return;
         }
 
@@ -68,6 +88,24 @@ public sealed class ScenarioHttpServerMiddleware(RequestDelegate next, ServiceId
             Extensions = { ["scenario"] = scenarios },
         };
         await Results.Problem(problem).ExecuteAsync(http);
+    }
+
+    /// <summary>Runs the endpoint with the response body behind a link of <paramref name="bytesPerSecond"/>.</summary>
+    private async Task NextThrottledAsync(HttpContext http, long bytesPerSecond)
+    {
+        var original = http.Features.Get<IHttpResponseBodyFeature>()!;
+        await using var throttled = new ThrottledStream(original.Stream, bytesPerSecond);
+        var feature = new StreamResponseBodyFeature(throttled, original);
+        http.Features.Set<IHttpResponseBodyFeature>(feature);
+        try
+        {
+            await next(http);
+            await feature.CompleteAsync();
+        }
+        finally
+        {
+            http.Features.Set(original);
+        }
     }
 
     private static string ReasonPhrase(HttpStatusCode status) =>

@@ -177,6 +177,7 @@ public sealed class LabScenariosBuilder(IServiceCollection services)
 
     private sealed class LocalSnapshotSource(IScenarioControlPlane plane) : IScenarioSnapshotSource
     {
-        public Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct) => plane.GetSnapshotAsync(sinceVersion, ct);
+        public Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity caller, CancellationToken ct) =>
+            plane.GetSnapshotAsync(sinceVersion, caller, ct);
     }
 }

@@ -52,9 +52,10 @@ public static class LabControlApi
             .WithName("ActiveScenarios").WithSummary("The active set.")
             .Produces<ActiveScenarioSet>();
 
-        group.MapGet("/scenarios/snapshot", async (IScenarioControlPlane plane, long? since, CancellationToken ct) =>
-                await plane.GetSnapshotAsync(since ?? -1, ct) is { } set ? Json(set) : Results.NoContent())
-            .WithName("ScenarioSnapshot").WithSummary("The active set, or 204 when its version is still 'since' (polled by processes outside the cluster).")
+        group.MapGet("/scenarios/snapshot", async (IScenarioControlPlane plane, long? since, string? service, ServiceKind? kind, CancellationToken ct) =>
+                await plane.GetSnapshotAsync(since ?? -1, Caller(service, kind), ct) is { } set ? Json(set) : Results.NoContent())
+            .WithName("ScenarioSnapshot")
+            .WithSummary("The active set, or 204 when its version is still 'since' (polled by processes outside the cluster, which name themselves with 'service' and 'kind').")
             .Produces<ActiveScenarioSet>().Produces(StatusCodes.Status204NoContent);
 
         group.MapGet("/scenarios/{name}", async (string name, IScenarioControlPlane plane, CancellationToken ct) =>
@@ -65,16 +66,17 @@ public static class LabControlApi
         group.MapPost("/scenarios/{name}", (string name, HttpContext http, IScenarioControlPlane plane, ScenarioRegistry registry) =>
                 MutateAsync(name, http, registry, (request, ct) => plane.EnableAsync(request, ct)))
             .WithName("EnableScenario").WithSummary("Enables a scenario (replacing an active one of the same name).")
-            .Accepts<ScenarioRequestBody>("application/json")
+            .WithMetadata(JsonBody.Instance)
             .Produces<ControlResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .AddEndpointFilter(RequireToken);
 
         group.MapPatch("/scenarios/{name}", (string name, HttpContext http, IScenarioControlPlane plane, ScenarioRegistry registry) =>
                 MutateAsync(name, http, registry, (request, ct) => plane.ChangeAsync(request, ct)))
             .WithName("ChangeScenario").WithSummary("Changes parameters, target, TTL or seed of an active scenario.")
-            .Accepts<ScenarioRequestBody>("application/json")
+            .WithMetadata(JsonBody.Instance)
             .Produces<ControlResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .AddEndpointFilter(RequireToken);
 
         group.MapDelete("/scenarios/{name}", async (string name, HttpContext http, IScenarioControlPlane plane, CancellationToken ct) =>
@@ -104,6 +106,10 @@ public static class LabControlApi
     /// </summary>
     public static TBuilder RequireControlToken<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter(RequireToken);
+
+    /// <summary>The polling process, when it names itself with a name a target could match.</summary>
+    private static ServiceIdentity? Caller(string? service, ServiceKind? kind) =>
+        service is { Length: > 0 and <= ScenarioControlCore.MaxTargetValueLength } ? new ServiceIdentity(service, kind ?? ServiceKind.Other) : null;
 
     /// <summary>Parses a request body into a <see cref="ScenarioRequest"/>; every problem is keyed by its field.</summary>
     public static ScenarioRequest ParseRequestBody(string name, string? body, string actor, ValidationErrors errors)
@@ -247,6 +253,13 @@ public static class LabControlApi
             return UnknownScenario(name);
         }
 
+        // Checked here, after the token (routing would answer 415 before any filter ran).
+        if (!IsJsonOrAbsent(http.Request))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
+                detail: $"The body must be JSON ('Content-Type: application/json'), not '{http.Request.ContentType}'.");
+        }
+
         var body = await ReadBodyAsync(http.Request);
         var errors = new ValidationErrors();
         var request = ParseRequestBody(name, body, Actor(http), errors);
@@ -256,6 +269,27 @@ public static class LabControlApi
         }
 
         return ToHttp(await mutate(request, http.RequestAborted), name);
+    }
+
+    private static bool IsJsonOrAbsent(HttpRequest request) =>
+        request.ContentType is null
+            ? request.ContentLength is null or 0
+            : Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+              && (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Declares the JSON body to the API description without the routing constraint <c>Accepts</c> adds (which answers
+    /// 415 before the token is checked: an unauthenticated caller must get 401 first).
+    /// </summary>
+    private sealed class JsonBody : Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata
+    {
+        public static readonly JsonBody Instance = new();
+
+        public IReadOnlyList<string> ContentTypes => [];
+
+        public Type? RequestType => typeof(ScenarioRequestBody);
+
+        public bool IsOptional => true;
     }
 
     private static async Task<string?> ReadBodyAsync(HttpRequest request)

@@ -59,6 +59,12 @@ public sealed class HookContext(HookPoint point, ServiceIdentity service)
     public object? Carrier { get; init; }
 
     /// <summary>
+    /// Repository hook: reads the query plan of this call's statement from the database (EXPLAIN) on the call's own
+    /// connection, when the shop declares a sample of the statement's parameters; null otherwise.
+    /// </summary>
+    public Func<CancellationToken, Task<string>>? QueryPlan { get; init; }
+
+    /// <summary>
     /// The deterministic random of the activation currently being evaluated; set by the runtime before
     /// each <see cref="Scenario.IsApplicable"/> and <see cref="Scenario.ApplyAsync"/> call.
     /// </summary>
@@ -81,11 +87,23 @@ public sealed class HookContext(HookPoint point, ServiceIdentity service)
     /// <summary>HTTP server hook: extra response headers (e.g. Retry-After) for <see cref="ServerStatus"/>.</summary>
     public IDictionary<string, string>? ServerHeaders { get; set; }
 
+    /// <summary>HTTP server hook: when set, the response body goes out at most this many bytes a second (a throttled link).</summary>
+    public long? ResponseBytesPerSecond { get; set; }
+
+    /// <summary>HTTP server hook: when set, a request body larger than this is refused with 413, as the server's own limit would.</summary>
+    public long? MaxRequestBodyBytes { get; set; }
+
     /// <summary>Cache hook: treat this lookup as a miss even if the entry is present.</summary>
     public bool CacheForceMiss { get; set; }
 
     /// <summary>Cache hook: expire (remove) the entry for <see cref="CacheKey"/> now.</summary>
     public bool CacheExpire { get; set; }
+
+    /// <summary>
+    /// Repository hook: hand the statement's result back this long after it ran (rows read now, delivered late: a slow link
+    /// or replica), so that what the caller gets can be older than a write made meanwhile.
+    /// </summary>
+    public TimeSpan? ResultDelay { get; set; }
 
     /// <summary>Stream produce hook: hold the event back this long before it is published (behind the events that follow it).</summary>
     public TimeSpan? PublishDelay { get; set; }

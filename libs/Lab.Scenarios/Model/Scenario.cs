@@ -62,7 +62,9 @@ public abstract class Scenario
 }
 
 /// <summary>What a process scenario gets to know about the process it runs in.</summary>
-public sealed record ScenarioProcessContext(ServiceIdentity Service, ResourceCaps Caps, TimeProvider Time, ILogger Logger);
+/// <param name="Services">The process's services (its host's lifetime, an Orleans silo's grain factory), for scenarios that
+/// act on the process or the cluster itself.</param>
+public sealed record ScenarioProcessContext(ServiceIdentity Service, ResourceCaps Caps, TimeProvider Time, ILogger Logger, IServiceProvider Services);
 
 /// <summary>
 /// The exception an injected fault throws at grain, repository, cache and stream hooks. It names the

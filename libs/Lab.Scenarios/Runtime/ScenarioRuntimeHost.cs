@@ -13,18 +13,21 @@ public sealed partial class ScenarioRuntimeHost(
     ServiceIdentity service,
     IOptions<LabScenarioOptions> options,
     TimeProvider time,
-    ILogger<ScenarioRuntimeHost> logger) : IAsyncDisposable
+    ILogger<ScenarioRuntimeHost> logger,
+    IServiceProvider services) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, (Scenario Scenario, ScenarioActivation Activation)> _running = new(StringComparer.Ordinal);
     private ActiveScenarioSet? _applied;
+    private long _reconciledVersion = -1;
     private bool _disposed;
 
     /// <summary>The set this host applied last (empty before the first).</summary>
     public ActiveScenarioSet Applied => _applied ?? ActiveScenarioSet.Empty;
 
     /// <summary>Version of <see cref="Applied"/>; -1 before the first snapshot, so the first poll always fetches.</summary>
-    public long AppliedVersion => _applied?.Version ?? -1;
+    /// <remarks>Reported once the process scenarios' workers are started and stopped too (a dropped index is back, a job has stopped).</remarks>
+    public long AppliedVersion => Volatile.Read(ref _reconciledVersion);
 
     /// <summary>The service this host applies scenarios for.</summary>
     public ServiceIdentity Service => service;
@@ -56,6 +59,7 @@ public sealed partial class ScenarioRuntimeHost(
             _applied = set;
             ScenarioRuntime.Apply(set, registry, time);
             await ReconcileAsync(ct);
+            Volatile.Write(ref _reconciledVersion, set.Version);
         }
         finally
         {
@@ -129,7 +133,7 @@ public sealed partial class ScenarioRuntimeHost(
             running = [.. _running];
         }
 
-        var process = new ScenarioProcessContext(service, options.Value.Caps, time, logger);
+        var process = new ScenarioProcessContext(service, options.Value.Caps, time, logger, services);
         foreach (var (name, (scenario, activation)) in running)
         {
             if (desired.TryGetValue(name, out var want) && want.Activation.Version == activation.Version)

@@ -10,14 +10,15 @@ namespace Lab.Scenarios;
 public interface IScenarioSnapshotSource
 {
     /// <summary>The active set, or null when its version is still <paramref name="sinceVersion"/>.</summary>
-    Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct);
+    /// <param name="caller">This process, so the control plane knows which processes the lab has.</param>
+    Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity caller, CancellationToken ct);
 }
 
 /// <summary>Silos and Orleans clients: ask the control grain.</summary>
 public sealed class GrainSnapshotSource(IGrainFactory grains) : IScenarioSnapshotSource
 {
-    public Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct) =>
-        grains.GetGrain<IScenarioControlGrain>(IScenarioControlGrain.Key).GetSnapshotAsync(sinceVersion).WaitAsync(ct);
+    public Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity caller, CancellationToken ct) =>
+        grains.GetGrain<IScenarioControlGrain>(IScenarioControlGrain.Key).GetSnapshotAsync(sinceVersion, caller).WaitAsync(ct);
 }
 
 /// <summary>Processes outside the cluster (payments): ask the control API, <c>GET /lab/scenarios/snapshot?since=V</c>.</summary>
@@ -26,11 +27,12 @@ public sealed class HttpSnapshotSource(IHttpClientFactory clients) : IScenarioSn
     /// <summary>Name of the HttpClient used for polling (base address: <see cref="LabScenarioOptions.ControlApiUrl"/>).</summary>
     public const string ClientName = "lab-scenario-sync";
 
-    public async Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, CancellationToken ct)
+    public async Task<ActiveScenarioSet?> GetSnapshotAsync(long sinceVersion, ServiceIdentity caller, CancellationToken ct)
     {
         // A client per poll: the factory pools handlers, and a singleton poller must not pin one handler forever.
         var http = clients.CreateClient(ClientName);
-        using var response = await http.GetAsync($"lab/scenarios/snapshot?since={sinceVersion}", ct);
+        using var response = await http.GetAsync(
+            $"lab/scenarios/snapshot?since={sinceVersion}&service={Uri.EscapeDataString(caller.Name)}&kind={caller.Kind}", ct);
         if (response.StatusCode == HttpStatusCode.NoContent)
         {
             return null;
@@ -65,7 +67,7 @@ public sealed partial class ScenarioSync(
         {
             try
             {
-                if (await source.GetSnapshotAsync(host.AppliedVersion, stoppingToken) is { } set)
+                if (await source.GetSnapshotAsync(host.AppliedVersion, host.Service, stoppingToken) is { } set)
                 {
                     await host.ApplyAsync(set, stoppingToken);
                 }

@@ -21,7 +21,8 @@ public static class ScenarioTelemetry
 
     public static readonly ActivitySource ActivitySource = new(ActivitySourceName);
 
-    private static readonly Meter Meter = new(MeterName);
+    /// <summary>The engine's meter, for the figures a scenario reports of its own work (bytes written, handles held).</summary>
+    public static readonly Meter Meter = new(MeterName);
 
     private static readonly Counter<long> Injections = Meter.CreateCounter<long>(
         "lab.scenario.injections", unit: "{injection}", description: "Calls perturbed by a scenario, by scenario, hook and service.");

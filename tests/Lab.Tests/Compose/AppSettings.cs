@@ -91,10 +91,12 @@ public static class AppSettings
         [
             (LabClusterOptions.Section, OptionsShape.Of<LabClusterOptions>()),
             (ResilienceOptions.Section, OptionsShape.Of<ResilienceOptions>()),
+            (Lab.PageCache.ProductCacheOptions.Section, OptionsShape.Of<Lab.PageCache.ProductCacheOptions>()),
             (LabScenarioOptions.SectionName, OptionsShape.Of<LabScenarioOptions>()),
         ],
         LabApp.Payments =>
         [
+            (Lab.Payments.PaymentsOptions.Section, OptionsShape.Of<Lab.Payments.PaymentsOptions>()),
             (DatabaseOptions.Section, OptionsShape.Of<DatabaseOptions>()),
             (ResilienceOptions.Section, OptionsShape.Of<ResilienceOptions>()),
             (LabScenarioOptions.SectionName, OptionsShape.Of<LabScenarioOptions>()),

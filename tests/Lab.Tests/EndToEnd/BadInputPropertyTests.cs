@@ -84,12 +84,23 @@ public sealed class BadInputPropertyTests(LabProcessesFixture fixture, ITestOutp
             Send("storefront", "POST", "/api/admin/restock", $"{{\"lines\":[{{\"sku\":{JsonSerializer.Serialize(sku)},\"quantity\":{quantity}}}]}}", "application/json")
                 with { Token = TokenKind.Right }),
         Junk.Select(since => Get("storefront", $"/api/admin/reports/sales?since={Escape(since)}") with { Token = TokenKind.Right }),
-        // Payments: a charge always missing a usable idempotency key (so none can be made), reads and refunds of unknown charges.
-        Gen.Select(Body, ContentType, Gen.OneOf<string?>(null, "", " ", new string('k', 201))).Select((body, type, key) =>
-            Send("payments", "POST", "/api/charges", body, type) with { IdempotencyKey = key }),
-        IdSegment.Select(id => Get("payments", $"/api/charges/{Escape(id)}")),
-        IdSegment.Select(id => Get("payments", $"/api/charges?orderId={Escape(id)}")),
-        IdSegment.Select(id => Send("payments", "POST", $"/api/charges/ch_{Escape(id)}/refund", null, null)),
+        // Price changes: with a wrong token, or the right one and a price that cannot be right (zero, negative, too many decimals,
+        // too large, not a number) or an unknown SKU.
+        Gen.Select(IdSegment, Body, ContentType).Select((sku, body, type) =>
+            Send("storefront", "PUT", $"/api/admin/products/{Escape(sku)}/price", body, type) with { Token = TokenKind.Wrong }),
+        Gen.Select(IdSegment, Gen.OneOf("0", "-1", "0.001", "100000.01", "1e9", "\"1\"", "null", "[]", "{}")).Select((sku, price) =>
+            Send("storefront", "PUT", $"/api/admin/products/{Escape(sku)}/price", $"{{\"price\":{price}}}", "application/json")
+                with { Token = TokenKind.Right }),
+        // Payments, with its operator's API key: a charge always missing a usable idempotency key (so none can be made),
+        // reads and refunds of unknown charges; and any of them with no key or a wrong one.
+        Gen.Select(Gen.OneOf(
+                Gen.Select(Body, ContentType, Gen.OneOf<string?>(null, "", " ", new string('k', 201))).Select((body, type, key) =>
+                    Send("payments", "POST", "/api/charges", body, type) with { IdempotencyKey = key }),
+                IdSegment.Select(id => Get("payments", $"/api/charges/{Escape(id)}")),
+                IdSegment.Select(id => Get("payments", $"/api/charges?orderId={Escape(id)}")),
+                IdSegment.Select(id => Send("payments", "POST", $"/api/charges/ch_{Escape(id)}/refund", null, null))),
+            Gen.OneOf(TokenKind.Right, TokenKind.Right, TokenKind.Right, TokenKind.Wrong, TokenKind.None))
+            .Select((request, token) => request with { Token = token }),
         // The control API: mutations with a wrong token, or the right one and a parameter no scenario has.
         Gen.Select(Gen.OneOf("POST", "PATCH", "DELETE"), IdSegment, Body, ContentType).Select((method, name, body, type) =>
             Send("storefront", method, $"/lab/scenarios/{Escape(name)}", body, type) with { Token = TokenKind.Wrong }),
@@ -155,7 +166,8 @@ public sealed class BadInputPropertyTests(LabProcessesFixture fixture, ITestOutp
 
         if (request.Token != TokenKind.None)
         {
-            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", request.Token == TokenKind.Right ? fixture.Lab.ControlToken : "not-the-token");
+            var secret = request.Service == "payments" ? fixture.Lab.OperatorPaymentsKey : fixture.Lab.ControlToken;
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", request.Token == TokenKind.Right ? secret : "not-the-token");
         }
 
         foreach (var (name, value) in request.Headers)

@@ -54,6 +54,37 @@ public sealed class BadInputTests(LabProcessesFixture fixture)
         { "payments", "POST", "/api/charges/ch_missing/refund", null, null, 404, "ch_missing" },
     };
 
+    /// <summary>Payments serves known callers only: without a key, or with one it does not know, every operation answers 401.</summary>
+    [Theory]
+    [InlineData("POST", "/api/charges", null)]
+    [InlineData("POST", "/api/charges", "not-a-key-of-payments")]
+    [InlineData("GET", "/api/charges/ch_missing", null)]
+    [InlineData("GET", "/api/charges?orderId=2f1d6a52-0000-4000-8000-000000000002", "Basic Zm9vOmJhcg==")]
+    [InlineData("POST", "/api/charges/ch_missing/refund", "not-a-key-of-payments")]
+    public async Task Payments_refuses_a_caller_without_a_known_key(string method, string path, string? authorization)
+    {
+        var before = await SnapshotAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.Lab.Topology.PaymentsUrl) };
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method == "POST")
+        {
+            request.Content = new StringContent("""{"orderId":"2f1d6a52-0000-4000-8000-000000000002","amount":10,"currency":"EUR"}""", Encoding.UTF8, "application/json");
+            request.Headers.Add("Idempotency-Key", "unauthenticated");
+        }
+
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization.StartsWith("Basic", StringComparison.Ordinal) ? authorization : $"Bearer {authorization}");
+        }
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(401, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public async Task Bad_request_gets_a_problem_naming_it_and_changes_nothing(

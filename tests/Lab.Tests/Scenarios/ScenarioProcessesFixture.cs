@@ -53,6 +53,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
         Storefront = Client(Lab.Topology.StorefrontUrl);
         Storefront.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.ControlToken);
         Payments = Client(Lab.Topology.PaymentsUrl);
+        Payments.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.OperatorPaymentsKey);
         Silos = Enumerable.Range(1, Lab.Topology.Silos).Select(silo => Client(Lab.Topology.SiloUrl(silo))).ToList();
 
         // Warm the checkout path in every process (JIT, first connections, first writes), so a cold first charge does

@@ -2,6 +2,7 @@ using Lab.Cli;
 using Lab.Cli.Verify;
 using Lab.Contracts;
 using Lab.Tests.Support;
+using System.Net.Http.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Spectre.Console.Testing;
@@ -120,6 +121,50 @@ public sealed class VerifyTests(ShopClusterFixture fixture, ITestOutputHelper ou
         finally
         {
             await shop.ExecuteAsync(Repair, new { orderId = orderId.ToString() });
+        }
+
+        Assert.Empty(VerifyLive(DateTimeOffset.UtcNow));
+    }
+
+    /// <summary>
+    /// Payments records who charged and who refunded: a charge made directly with another caller's key, and the refund of
+    /// a shipped order's charge behind the shop's back, are both found (then undone, so the books are clean again).
+    /// </summary>
+    [Fact]
+    public async Task Verify_tells_direct_charges_and_refunds_from_the_shops()
+    {
+        var orderId = await CheckoutAndWaitShippedAsync();
+        var shopCharge = Assert.Single(await fixture.Payments.Charges.GetByOrderAsync(orderId));
+        using var direct = fixture.Payments.CreateOperatorClient();
+        var stranger = Guid.NewGuid();
+        using var charge = new HttpRequestMessage(HttpMethod.Post, "api/charges")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { orderId = stranger, amount = 12.5m, currency = "EUR" }),
+        };
+        charge.Headers.Add("Idempotency-Key", $"direct-{stranger}");
+        using var charged = await direct.SendAsync(charge);
+        Assert.Equal(System.Net.HttpStatusCode.Created, charged.StatusCode);
+        var directCharge = (await charged.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("chargeId").GetString()!;
+        using (var refunded = await direct.PostAsync($"api/charges/{shopCharge.ChargeId}/refund", null))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, refunded.StatusCode);
+        }
+
+        try
+        {
+            var found = VerifyLive(DateTimeOffset.UtcNow);
+            output.WriteLine(string.Join(Environment.NewLine, found));
+            Assert.Contains(found, v => v.Invariant == "charges made by the shop" && v.Id == directCharge && v.Detail.Contains("'operator'"));
+            Assert.Contains(found, v => v.Invariant == "kept order stays paid" && v.Id == orderId.ToString() && v.Detail.Contains("by 'operator'"));
+            // A charge the shop did not make is no "charge without an order" of the shop's.
+            Assert.DoesNotContain(found, v => v.Invariant == "charge belongs to an order" && v.Id == directCharge);
+        }
+        finally
+        {
+            using var payments = fixture.PaymentsDatabase.Open();
+            await payments.ExecuteAsync("UPDATE charges SET status = 'captured', refunded_at = NULL, refunded_by = NULL WHERE charge_id = @id",
+                new { id = shopCharge.ChargeId });
+            (await direct.PostAsync($"api/charges/{directCharge}/refund", null)).Dispose();
         }
 
         Assert.Empty(VerifyLive(DateTimeOffset.UtcNow));

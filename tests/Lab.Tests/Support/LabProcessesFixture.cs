@@ -26,6 +26,7 @@ public sealed class LabProcessesFixture : IAsyncLifetime
         Lab = await LabLauncher.StartAsync(FreeTopology(_directory.Path, telemetryViewer: true, postgres: _databases.Shop));
         Storefront = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(30) };
         Payments = new HttpClient { BaseAddress = new Uri(Lab.Topology.PaymentsUrl), Timeout = TimeSpan.FromSeconds(30) };
+        Payments.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Lab.OperatorPaymentsKey);
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ namespace Lab.Tests.Support;
 /// tests, with helpers to drive the control API, wait until a set version reached every process, scrape each
 /// process's /metrics and read its CPU time from /proc.
 /// </summary>
-public sealed class ScenarioLabFixture : IAsyncLifetime
+public class ScenarioLabFixture : IAsyncLifetime
 {
     /// <summary>The processes that apply scenarios, as targets name them.</summary>
     public static readonly string[] Services = ["silo-1", "silo-2", "storefront", "payments"];
@@ -40,19 +40,28 @@ public sealed class ScenarioLabFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: true, postgres: _databases.Shop);
-        Lab = await LabLauncher.StartAsync(topology with
+        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: TelemetryViewer, postgres: _databases.Shop);
+        var settings = new Dictionary<string, string>(topology.Settings)
         {
-            Settings = new Dictionary<string, string>(topology.Settings)
-            {
-                ["Resilience__BreakerBreakDuration"] = BreakerBreakDuration.ToString("c", CultureInfo.InvariantCulture),
-            },
-        });
+            ["Resilience__BreakerBreakDuration"] = BreakerBreakDuration.ToString("c", CultureInfo.InvariantCulture),
+        };
+        foreach (var (key, value) in ExtraSettings)
+        {
+            settings[key] = value;
+        }
+
+        Lab = await LabLauncher.StartAsync(topology with { Settings = settings });
         Storefront = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(15) };
         Control = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(10) };
         Control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.ControlToken);
         Control.DefaultRequestHeaders.Add(LabControlApi.ActorHeader, "scenario-tests");
     }
+
+    /// <summary>Whether the lab runs the Aspire dashboard (the tests that read traces need it).</summary>
+    protected virtual bool TelemetryViewer => true;
+
+    /// <summary>Settings a derived lab adds to (or overrides in) every process.</summary>
+    protected virtual IReadOnlyDictionary<string, string> ExtraSettings { get; } = new Dictionary<string, string>();
 
     public string UrlOf(string service) => service switch
     {

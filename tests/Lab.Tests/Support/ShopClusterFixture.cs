@@ -47,6 +47,9 @@ public sealed class ShopClusterFixture : IAsyncLifetime
     public TestDatabase ShopDatabase { get; private set; } = null!;
     public TestDatabase PaymentsDatabase { get; private set; } = null!;
 
+    /// <summary>The silos' log entries, for a test that needs to know which entity a measurement was about.</summary>
+    public LogCapture Logs { get; } = new();
+
     public async Task InitializeAsync()
     {
         ShopDatabase = await TestDatabase.CreateAsync(_directory, "shop");
@@ -64,14 +67,17 @@ public sealed class ShopClusterFixture : IAsyncLifetime
             ["Shop:ProductCacheTtl"] = "00:00:05",
             ["Shop:ProjectionGapTimeout"] = ProjectionGapTimeout.ToString(),
             ["Payments:BaseUrl"] = Payments.BaseUrl,
+            ["Payments:ApiKey"] = TestPaymentsServer.ShopKey,
             ["Payments:Timeout"] = "00:00:05",
         }).AddInMemoryCollection(_overrides).Build();
 
         await CreateDatabaseAsync(Configuration);
         var builder = new InProcessTestClusterBuilder(2);
         var configuration = Configuration;
+        var logs = Logs;
         builder.ConfigureSilo((_, silo) =>
         {
+            silo.Services.AddLogging(logging => logging.AddProvider(logs));
             silo.AddShop(configuration);
             silo.Services.AddLabScenarioCatalog();
             silo.Configure<SiloMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));

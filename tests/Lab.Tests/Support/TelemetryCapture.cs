@@ -17,6 +17,7 @@ public sealed class TelemetryCapture : IDisposable
     private readonly ConcurrentDictionary<string, long> _dbCalls = new();
     private readonly ConcurrentDictionary<string, long> _ordersFailed = new();
     private long _poolWaiting;
+    private long _repriced;
 
     public TelemetryCapture()
     {
@@ -32,7 +33,7 @@ public sealed class TelemetryCapture : IDisposable
         {
             InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == LabTelemetry.MeterName && instrument.Name is "lab.db.calls" or "lab.db.pool.waiting" or "lab.orders.failed")
+                if (instrument.Meter.Name == LabTelemetry.MeterName && instrument.Name is "lab.db.calls" or "lab.db.pool.waiting" or "lab.orders.failed" or "lab.checkout.repriced_lines")
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
@@ -43,6 +44,12 @@ public sealed class TelemetryCapture : IDisposable
             if (instrument.Name == "lab.db.pool.waiting")
             {
                 Interlocked.Exchange(ref _poolWaiting, value);
+                return;
+            }
+
+            if (instrument.Name == "lab.checkout.repriced_lines")
+            {
+                Interlocked.Add(ref _repriced, value);
                 return;
             }
 
@@ -64,6 +71,9 @@ public sealed class TelemetryCapture : IDisposable
     /// <summary>Checkouts counted as failed with <paramref name="reason"/> so far.</summary>
     public long OrdersFailed(string reason) => _ordersFailed.TryGetValue(reason, out var n) ? n : 0;
 
+    /// <summary>Cart lines checkouts repriced so far (lab.checkout.repriced_lines).</summary>
+    public long Repriced => Interlocked.Read(ref _repriced);
+
     /// <summary>Reads the lab.db.pool.waiting gauge now: callers queued for a database connection in this process.</summary>
     public long SamplePoolWaiting()
     {
@@ -83,6 +93,7 @@ public sealed class TelemetryCapture : IDisposable
         _stopped.Clear();
         _dbCalls.Clear();
         _ordersFailed.Clear();
+        Interlocked.Exchange(ref _repriced, 0);
     }
 
     public void Dispose()

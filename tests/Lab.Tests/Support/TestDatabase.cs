@@ -32,14 +32,29 @@ public static class TestDatabases
         await create.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Drops the database, closing what still uses it (pooled connections of this process and others).</summary>
+    /// <summary>
+    /// Drops the database, closing what still uses it (pooled connections of this process and others). A connection that
+    /// arrives while it is dropped (a lab process on its way out) fails the drop; it is tried again a few times.
+    /// </summary>
     public static async Task DropPostgresAsync(string name)
     {
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(AdminConnectionString);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        for (var attempt = 1; ; attempt++)
+        {
+            NpgsqlConnection.ClearAllPools();
+            try
+            {
+                await using var admin = new NpgsqlConnection(AdminConnectionString);
+                await admin.OpenAsync();
+                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin);
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException ex) when (attempt < 5)
+            {
+                Console.Error.WriteLine($"Dropping test database {name} failed ({ex.SqlState}: {ex.MessageText}); trying again.");
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        }
     }
 
     public static string PostgresConnectionString(string database) =>

@@ -19,8 +19,22 @@ public sealed class TestPaymentsServer : IAsyncDisposable
 
     private TestPaymentsServer(WebApplication app) => _app = app;
 
+    /// <summary>The shop's API key here (what the silos under test send).</summary>
+    public const string ShopKey = "test-shop-payments-key";
+
+    /// <summary>Another caller's key: charges and refunds made directly, as a person or tool would.</summary>
+    public const string OperatorKey = "test-operator-payments-key";
+
     public string BaseUrl { get; private set; } = "";
     public ChargeRepository Charges => _app.Services.GetRequiredService<ChargeRepository>();
+
+    /// <summary>A client of this server with the operator's key.</summary>
+    public HttpClient CreateOperatorClient()
+    {
+        var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", OperatorKey);
+        return http;
+    }
 
     /// <summary>While true, every charge or refund request gets 503 before it reaches the provider's code.</summary>
     public bool Down { get => _down; set => _down = value; }
@@ -30,6 +44,11 @@ public sealed class TestPaymentsServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(database.Settings());
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Payments:ApiKeys:shop"] = ShopKey,
+            ["Payments:ApiKeys:operator"] = OperatorKey,
+        });
         builder.AddLabDefaults("lab-payments-test");
         builder.Services.AddPayments(builder.Configuration);
         var app = builder.Build();
