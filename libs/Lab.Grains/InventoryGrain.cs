@@ -56,7 +56,7 @@ public sealed class InventoryGrain(
             ShopTimers.Drift.Record(Math.Max(0, late.TotalSeconds), new KeyValuePair<string, object?>("timer", "reservation-sweep"));
         }
 
-        await ReleaseExpiredAsync(cancellationToken);
+        await ReleaseExpiredAsync(ReleasedBy.Sweep, cancellationToken);
         _sweepDue = Stopwatch.GetTimestamp() + (long)(options.Value.ReservationSweepInterval.TotalSeconds * Stopwatch.Frequency);
     }
 
@@ -66,7 +66,7 @@ public sealed class InventoryGrain(
     /// </summary>
     private Task ReleaseExpiredInlineAsync() =>
         ShopSeams.ReservationExpiry.Resolve(identity, ReservationExpiry.InlineAndSweep, Sku) == ReservationExpiry.InlineAndSweep
-            ? ReleaseExpiredAsync(CancellationToken.None)
+            ? ReleaseExpiredAsync(ReleasedBy.Call, CancellationToken.None)
             : Task.CompletedTask;
 
     public Task<StockLevel?> GetStockAsync() => Task.FromResult(_stock);
@@ -78,7 +78,7 @@ public sealed class InventoryGrain(
     public async Task ReleaseExpiredAsync()
     {
         await ReloadAsync();
-        await ReleaseExpiredAsync(CancellationToken.None);
+        await ReleaseExpiredAsync(ReleasedBy.Recovery, CancellationToken.None);
     }
 
     public async Task<ReservationResult> ReserveAsync(Guid orderId, int quantity)
@@ -191,7 +191,15 @@ public sealed class InventoryGrain(
         return true;
     }
 
-    private async Task ReleaseExpiredAsync(CancellationToken cancellationToken)
+    /// <summary>Who released an expired reservation: the sweep timer, a call that found it expired, or the recovery sweep.</summary>
+    private static class ReleasedBy
+    {
+        public const string Sweep = "sweep";
+        public const string Call = "call";
+        public const string Recovery = "recovery";
+    }
+
+    private async Task ReleaseExpiredAsync(string releasedBy, CancellationToken cancellationToken)
     {
         if (_reservations.Count == 0)
         {
@@ -203,9 +211,9 @@ public sealed class InventoryGrain(
         {
             _reservations.Remove(expired.OrderId);
             var overstay = now - expired.ExpiresAt;
-            ShopTimers.ReservationOverstay.Record(overstay.TotalSeconds);
-            logger.LogInformation("Reservation of {Quantity} x {Sku} for order {OrderId} expired; released {OverstayMs:0} ms past its expiry",
-                expired.Quantity, Sku, expired.OrderId, overstay.TotalMilliseconds);
+            ShopTimers.ReservationOverstay.Record(overstay.TotalSeconds, new KeyValuePair<string, object?>("released_by", releasedBy));
+            logger.LogInformation("Reservation of {Quantity} x {Sku} for order {OrderId} expired; released {OverstayMs:0} ms past its expiry by the {ReleasedBy}",
+                expired.Quantity, Sku, expired.OrderId, overstay.TotalMilliseconds, releasedBy);
             await ReleaseReservationAsync(expired);
         }
     }

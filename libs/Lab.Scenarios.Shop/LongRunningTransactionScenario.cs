@@ -52,7 +52,10 @@ public sealed class LongRunningTransactionScenario : Scenario
             Hint: "Checkouts stall for seconds at a time, then run freely, in a rhythm. Where do the slow checkouts wait, and for whom?",
             Verify: "Slow inventory write spans carry lab.db.lock_wait_ms near 'hold'; the trace of the job (batch inventory.recount) overlaps " +
                     "them; lab.db.lock_wait.duration's tail follows the job's rhythm.",
-            Restore: "lab scenario change long-running-transaction --set cure=true (short batches) or disable it (the job stops, its transaction rolls back)."));
+            Restore: "lab scenario change long-running-transaction --set cure=true (short batches) or disable it (the job stops, its transaction rolls back)."))
+    {
+        ActsOnDatabase = true,
+    };
 
     public override async Task OnActivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct)
     {

@@ -40,7 +40,10 @@ public sealed class SchemaDriftScenario : Scenario
             Hint: "Checkouts fail, everything else works. Which service's database calls fail, and what does the database say about them?",
             Verify: "Failed spans of payments.charge carry 'no column named currency' (or PostgreSQL's 'column \"currency\" ... does not exist'); the " +
                     "charges table has currency_code and no currency (.schema charges in sqlite3, \\d charges in psql).",
-            Restore: "lab scenario change schema-drift --set cure=true (the expand step: both columns, nothing fails) or disable it (renamed back)."));
+            Restore: "lab scenario change schema-drift --set cure=true (the expand step: both columns, nothing fails) or disable it (renamed back)."))
+    {
+        ActsOnDatabase = true,
+    };
 
     public override Task OnActivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct) =>
         MigrateAsync(process, expand: activation.GetBool("cure"), ct);

@@ -38,7 +38,7 @@ public static class ShopSeams
         "Whether the layers below the edge honour the caller's deadline. The shop's own: every layer cancels when it is spent, each keeping Resilience:DeadlineMargin back.");
 
     public static readonly Seam<HistoryLoading> HistoryLoading = new("history-loading",
-        "How a customer's order history loads its lines. The shop's own: one batched query for the lines of every order (2 queries per history).");
+        "How a customer's order history loads its lines. The shop's own: one batched query for the lines of every order (2 queries per history).", storeBound: true);
 
     public static readonly Seam<CachePolicy> ProductCache = new("product-cache",
         "How the product cache loads an expired entry. The shop's own: one load per key that every reader awaits (coalescing) and a jittered TTL.");
@@ -47,16 +47,16 @@ public static class ShopSeams
         "How the order projection applies events. The shop's own: in sequence (a reorder buffer keyed by sequence number), replays skipped.");
 
     public static readonly Seam<WriteLocking> WriteLocking = new("write-locking",
-        "When a write transaction takes its lock. The shop's own: first (SQLite BEGIN IMMEDIATE; PostgreSQL the row FOR UPDATE), one lock order for every writer.");
+        "When a write transaction takes its lock. The shop's own: first (SQLite BEGIN IMMEDIATE; PostgreSQL the row FOR UPDATE), one lock order for every writer.", storeBound: true);
 
     public static readonly Seam<PoolLimit> ConnectionPool = new("connection-pool",
-        "Usable connections of a process's repository pool. The shop's own: Database:MaxConnections, waiting Database:ConnectionWaitTimeout.");
+        "Usable connections of a process's repository pool. The shop's own: Database:MaxConnections, waiting Database:ConnectionWaitTimeout.", storeBound: true);
 
     public static readonly Seam<ConnectionRelease> ConnectionRelease = new("connection-release",
-        "Whether a repository call gives its connection back on every path. The shop's own: always (disposed, and its pool slot freed, however the call ends).");
+        "Whether a repository call gives its connection back on every path. The shop's own: always (disposed, and its pool slot freed, however the call ends).", storeBound: true);
 
     public static readonly Seam<CatalogRanking> CatalogRanking = new("catalog-ranking",
-        "Where catalog search ranks and pages its matches. The shop's own: the database, with the index (ORDER BY popularity_rank LIMIT).");
+        "Where catalog search ranks and pages its matches. The shop's own: the database, with the index (ORDER BY popularity_rank LIMIT).", storeBound: true);
 
     public static readonly Seam<ReservationCheck> ReservationCheck = new("reservation-check",
         "What the inventory grain checks before it reserves for an order. The shop's own: it trusts the order that asked.");
@@ -65,10 +65,10 @@ public static class ShopSeams
         "How the order saga calls the inventory grains. The shop's own: inside call-chain reentrancy, so a call-back of its own chain may enter.");
 
     public static readonly Seam<RestockWriting> RestockWrites = new("restock-writes",
-        "Who writes a delivery's units to the stock rows. The shop's own: each line through its SKU's inventory grain, the row's single writer, as a relative update.");
+        "Who writes a delivery's units to the stock rows. The shop's own: each line through its SKU's inventory grain, the row's single writer, as a relative update.", storeBound: true);
 
     public static readonly Seam<System.Data.IsolationLevel> ReportIsolation = new("report-isolation",
-        "The isolation of the sales report's read transaction. The shop's own: REPEATABLE READ on PostgreSQL, one snapshot for every read of the report (SQLite's read transactions are snapshots whatever the level).");
+        "The isolation of the sales report's read transaction. The shop's own: REPEATABLE READ on PostgreSQL, one snapshot for every read of the report (SQLite's read transactions are snapshots whatever the level).", storeBound: true);
 
     public static readonly Seam<FeedDelivery> OrderFeedDelivery = new("order-feed-delivery",
         "How the order feed hands order events to its subscribers. The shop's own: batched (Shop:OrderFeedWindow, 50 ms) and bounded (Shop:OrderFeedConcurrency, 4 deliveries in flight per silo).");
@@ -104,10 +104,10 @@ public static class ShopSeams
         "Who releases an expired reservation. The shop's own: every call that reserves, releases or commits first frees what has expired there and then, and the sweep timer catches the rest (a late timer holds nothing).");
 
     public static readonly Seam<StateWriter> WishListWrites = new("wish-list-writes",
-        "How the back office's clean-up writes a customer's wish list. The shop's own: it asks the customer's grain, the list's single writer.");
+        "How the back office's clean-up writes a customer's wish list. The shop's own: it asks the customer's grain, the list's single writer.", storeBound: true);
 
     public static readonly Seam<StateConflicts> StateConflicts = new("state-conflicts",
-        "What a grain does when its state write finds the stored state changed (Orleans' InconsistentStateException). The shop's own: it reads the state again, applies its change to it and writes again (a few times).");
+        "What a grain does when its state write finds the stored state changed (Orleans' InconsistentStateException). The shop's own: it reads the state again, applies its change to it and writes again (a few times).", storeBound: true);
 
     /// <summary>Every seam of the shop in declaration order, for the catalog's documentation.</summary>
     public static IReadOnlyList<Seam> All { get; } = typeof(ShopSeams).GetFields(BindingFlags.Public | BindingFlags.Static)

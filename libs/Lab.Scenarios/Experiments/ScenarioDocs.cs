@@ -47,7 +47,7 @@ public static class ScenarioDocs
             md.AppendLine(CultureInfo.InvariantCulture, $"## {char.ToUpperInvariant(category.Key[0])}{category.Key[1..]}");
             foreach (var scenario in category)
             {
-                Describe(md, scenario);
+                Describe(md, scenario, seams);
             }
         }
 
@@ -57,7 +57,7 @@ public static class ScenarioDocs
     private static IEnumerable<Scenario> Ordered(ScenarioRegistry registry) =>
         registry.All.OrderBy(s => s.Meta.Category, StringComparer.Ordinal).ThenBy(s => s.Meta.Name, StringComparer.Ordinal);
 
-    private static void Describe(StringBuilder md, Scenario scenario)
+    private static void Describe(StringBuilder md, Scenario scenario, IReadOnlyList<Seam> seams)
     {
         var meta = scenario.Meta;
         md.AppendLine();
@@ -79,6 +79,9 @@ public static class ScenarioDocs
             }
         }
 
+        md.AppendLine(meta.TouchesStore(seams)
+            ? "- **Store:** it touches the database (a repository hook, a seam bound to the store, or workers on the database): tested on SQLite and PostgreSQL"
+            : "- **Store:** nothing it does depends on the database: tested once, on SQLite");
         md.AppendLine(CultureInfo.InvariantCulture, $"- **Signature:** {meta.Signature}");
         md.AppendLine(CultureInfo.InvariantCulture, $"- **Cure:** {meta.Cure ?? "none"}");
         var experiment = scenario.Experiment;

@@ -41,6 +41,22 @@ public sealed record ScenarioMeta(
 
     /// <summary>True when the scenario starts workers in the process it targets (cpu-spike, memory-leak...).</summary>
     public bool IsProcessScenario => Targets.Contains(HookPoint.Process);
+
+    /// <summary>
+    /// True for a process scenario whose workers act on the database itself (its schema, its locks) rather than through a
+    /// repository hook or a seam.
+    /// </summary>
+    public bool ActsOnDatabase { get; init; }
+
+    /// <summary>
+    /// Whether what the scenario does depends on the store (SQLite or PostgreSQL), derived from what it acts on: a repository
+    /// hook, a seam of <paramref name="seams"/> bound to the store, or workers that act on the database. Such a scenario is
+    /// tested on every store; the others once.
+    /// </summary>
+    public bool TouchesStore(IReadOnlyList<Seam> seams) =>
+        Targets.Contains(HookPoint.Repository)
+        || ActsOnDatabase
+        || Seams.Any(use => seams.Any(seam => seam.Name == use.Seam && seam.StoreBound));
 }
 
 /// <summary>How a user breaks, diagnoses and restores the system with this scenario.</summary>

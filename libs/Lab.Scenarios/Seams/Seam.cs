@@ -8,11 +8,12 @@ namespace Lab.Scenarios;
 /// </summary>
 public abstract class Seam
 {
-    protected Seam(string name, string description)
+    protected Seam(string name, string description, bool storeBound)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
         Description = description;
+        StoreBound = storeBound;
     }
 
     /// <summary>Kebab-case name, as the catalog documents it (e.g. "history-loading").</summary>
@@ -21,11 +22,17 @@ public abstract class Seam
     /// <summary>What the seam decides, and what the shop's own variant is.</summary>
     public string Description { get; }
 
+    /// <summary>
+    /// True when its variants differ in what they ask of the database (queries, locks, isolation, connections, stored rows):
+    /// a scenario that regresses it behaves differently on each store, so it is proven on each.
+    /// </summary>
+    public bool StoreBound { get; }
+
     public override string ToString() => Name;
 }
 
 /// <summary>A seam whose variants are values of <typeparamref name="T"/> (a policy record, an enum).</summary>
-public sealed class Seam<T>(string name, string description) : Seam(name, description)
+public sealed class Seam<T>(string name, string description, bool storeBound = false) : Seam(name, description, storeBound)
     where T : notnull
 {
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Lab.Contracts;
 using Lab.Data;
@@ -12,12 +13,14 @@ namespace Lab.Tests.Scenarios;
 /// connection-leak on a cluster whose repository pools are small: each order-history read keeps its connection until a
 /// silo's pool is empty, then that silo's calls time out waiting for one; the cure (and reset) close the kept connections.
 /// </summary>
+[ScenarioTest(ConnectionLeakScenario.Name)]
 [Collection(SmallPoolClusterCollection.Name)]
 public sealed class ConnectionLeakTests(SmallPoolClusterFixture cluster, ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Customers = 30;
     private const int MaxCalls = 60;
-    private const int FailuresInARow = 10;
+    // Each failed read waits the pool's whole wait timeout: a few in a row show the pool stays empty.
+    private const int FailuresInARow = 3;
 
     private readonly ScenarioSwitch _scenarios = new(cluster.Shop.Cluster);
 
@@ -29,6 +32,8 @@ public sealed class ConnectionLeakTests(SmallPoolClusterFixture cluster, ITestOu
     public async Task Reads_keep_connections_until_the_pool_is_empty_then_time_out_and_the_cure_gives_them_back()
     {
         using var telemetry = new TelemetryCapture();
+        // Every read of the test in its trace: the connections kept are those its own reads kept.
+        using var reads = TelemetryCapture.Trace("connection-leak reads");
         Assert.Equal(Customers, await ReadHistoriesAsync(Customers)); // healthy, and every customer grain active (its state loaded)
         Assert.Equal(0, Leaked(telemetry));
 
@@ -88,7 +93,8 @@ public sealed class ConnectionLeakTests(SmallPoolClusterFixture cluster, ITestOu
     }
 
     private static int Leaked(TelemetryCapture telemetry) =>
-        telemetry.DbSpans(ShopOperations.CustomerOrderHistory).Count(span => span.GetTagItem(ConnectionLeakScenario.LeakedTag) is true);
+        telemetry.InTrace(Activity.Current!.TraceId).Count(span =>
+            (span.GetTagItem("lab.db.operation") as string) == ShopOperations.CustomerOrderHistory && span.GetTagItem(ConnectionLeakScenario.LeakedTag) is true);
 
     private async Task<int> ReadHistoriesAsync(int count)
     {
@@ -129,7 +135,7 @@ public sealed class SmallPoolClusterFixture : IAsyncLifetime
     public ShopClusterFixture Shop { get; } = new(products: 40, new Dictionary<string, string?>
     {
         ["Database:MaxConnections"] = MaxConnections.ToString(CultureInfo.InvariantCulture),
-        ["Database:ConnectionWaitTimeout"] = "00:00:01",
+        ["Database:ConnectionWaitTimeout"] = "00:00:00.500",
     });
 
     public Task InitializeAsync() => Shop.InitializeAsync();

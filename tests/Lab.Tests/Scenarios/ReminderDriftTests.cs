@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Lab.Contracts;
 using Lab.Scenarios.Shop;
@@ -10,85 +9,81 @@ using Xunit.Abstractions;
 namespace Lab.Tests.Scenarios;
 
 /// <summary>
-/// reminder-drift on the shop cluster (reservations expire after 10 s, the sweep ticks every 0.5 s): calls that hold one SKU's
-/// inventory grain make its sweep tick late, and with the sweep alone releasing expired reservations they hold their units
-/// as long; with the cure (release on every call) they do not, though the timer is as late as before.
+/// reminder-drift on a shop cluster whose reservations expire after 2 s (the sweep ticks every 0.5 s): calls that hold one SKU's
+/// inventory grain make its sweep tick late. With the sweep alone releasing expired reservations (the fault), every abandoned
+/// reservation waits for the late sweep; with the cure (release on every call) the calls release them as they come, though
+/// the timer is as late as before. Who released each one is read from the inventory grain's own log.
 /// </summary>
-[Collection(ShopClusterCollection.Name)]
-public sealed class ReminderDriftTests(ShopClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+[ScenarioTest(ReminderDriftScenario.Name)]
+[Collection(ShortReservationsClusterCollection.Name)]
+public sealed class ReminderDriftTests(ShortReservationsClusterFixture cluster, ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Sku = "SKU-00014";
     private static readonly TimeSpan Hold = TimeSpan.FromMilliseconds(150);
-    private const int AbandonedCount = 8;
-    private static readonly TimeSpan AbandonedSpacing = TimeSpan.FromMilliseconds(200);
+    private const int AbandonedCount = 6;
+    private const int Callers = 4;
 
-    private readonly ScenarioSwitch _scenarios = new(fixture.Cluster);
+    private ShopClusterFixture Shop => cluster.Shop;
 
-    public Task InitializeAsync() => _scenarios.ResetAsync();
+    private ScenarioSwitch Scenarios => new(Shop.Cluster);
 
-    public Task DisposeAsync() => _scenarios.ResetAsync();
+    public Task InitializeAsync() => Scenarios.ResetAsync();
+
+    public Task DisposeAsync() => Scenarios.ResetAsync();
 
     [Fact]
-    public async Task A_busy_grain_makes_its_sweep_late_and_only_inline_expiry_stops_reservations_overstaying()
+    public async Task A_busy_grain_makes_its_sweep_late_and_only_release_on_use_keeps_expired_reservations_from_waiting_for_it()
     {
         var naive = await PhaseAsync(cure: false);
         var cured = await PhaseAsync(cure: true);
-        var off = await PhaseAsync(cure: null);
-        output.WriteLine($"sweep only: drift mean {naive.DriftMs:0} ms (max {naive.DriftMaxMs:0}), overstay of the abandoned reservations {naive.OverstayMs:0} ms; " +
-                         $"release on every call: drift mean {cured.DriftMs:0} ms, overstay {cured.OverstayMs:0} ms; scenario off: drift mean {off.DriftMs:0} ms, " +
-                         $"overstay {off.OverstayMs:0} ms");
+        output.WriteLine($"sweep only: {naive}");
+        output.WriteLine($"release on every call: {cured}");
 
-        // Four callers, each call holding the grain 150 ms: a tick waits for the calls queued before it.
-        Assert.True(naive.DriftMs >= Hold.TotalMilliseconds, $"the sweep was only {naive.DriftMs:0} ms late on average");
-        Assert.True(naive.OverstayMs >= naive.DriftMs / 2, $"expired reservations were released {naive.OverstayMs:0} ms late only");
-        // The cure keeps the fault (the timer is as late) and releases on the next call instead.
-        Assert.True(cured.DriftMs >= Hold.TotalMilliseconds, "the timer was on time: the fault was not kept");
-        Assert.True(cured.OverstayMs < naive.OverstayMs / 2, $"with the cure expired reservations still overstayed {cured.OverstayMs:0} ms");
-        // Off: the same callers no longer hold the grain, and the sweep is about on time again.
-        Assert.True(off.DriftMs < naive.DriftMs / 2, $"with the scenario off the sweep was still {off.DriftMs:0} ms late");
+        // The fault: four callers each holding the grain's turn, so a tick waits behind the calls queued before it.
+        Assert.True(naive.DriftMeanMs >= Hold.TotalMilliseconds / 2, $"the sweep was only {naive.DriftMeanMs:0} ms late on average with {Hold.TotalMilliseconds} ms holds");
+        // Without the cure only the (late) sweep releases what expired.
+        Assert.Equal(AbandonedCount, naive.ReleasedBy.Count);
+        Assert.All(naive.ReleasedBy.Values, by => Assert.Equal("sweep", by));
+
+        // The cure keeps the fault (the timer is as late) and releases on use: the calls that keep coming release the abandoned
+        // reservations before the late tick gets its turn (a tick that does come first releases what it finds).
+        Assert.True(cured.DriftMeanMs >= Hold.TotalMilliseconds / 2, $"the timer was on time with the cure ({cured.DriftMeanMs:0} ms): the fault was not kept");
+        Assert.Equal(AbandonedCount, cured.ReleasedBy.Count);
+        Assert.Contains("call", cured.ReleasedBy.Values);
     }
 
     /// <summary>
-    /// Reservations abandoned (their orders never commit) on a grain that four callers keep busy; measured: how late the sweep ran,
-    /// and how long the abandoned reservations held their units past expiry.
+    /// Reservations abandoned (their orders never commit) on a grain that four callers keep busy until every one was released;
+    /// measured: how late the sweep ran, who released each abandoned reservation, and how long past its expiry.
     /// </summary>
-    /// <param name="cure">Null: the scenario stays off (the recovery).</param>
-    private async Task<Phase> PhaseAsync(bool? cure)
+    private async Task<Phase> PhaseAsync(bool cure)
     {
-        await _scenarios.ResetAsync();
-        var inventory = fixture.Client.GetGrain<IInventoryGrain>(Sku);
-        var abandoned = Enumerable.Range(0, AbandonedCount).Select(_ => Guid.NewGuid()).ToList();
-        foreach (var order in abandoned)
-        {
-            // Spread over more than one sweep cycle (its period plus its drift): how long one reservation overstays depends on
-            // where in the cycle it expired, so a mean over expiries spread across the cycle is what the sweep costs.
-            Assert.Equal(ReservationOutcome.Reserved, (await inventory.ReserveAsync(order, 1)).Outcome);
-            await Task.Delay(AbandonedSpacing);
-        }
-
-        var expiresAt = Stopwatch.GetTimestamp() + (long)(ShopClusterFixture.ReservationTtl.TotalSeconds * Stopwatch.Frequency);
-        if (cure is { } cured)
-        {
-            await _scenarios.EnableAsync(ReminderDriftScenario.Name, new Dictionary<string, string>
-            {
-                ["sku"] = Sku, ["hold"] = $"{Hold.TotalMilliseconds}ms", ["cure"] = cured ? "true" : "false",
-            });
-        }
-
-        using var measured = new TimerMeasurements();
-        // How late each abandoned reservation was released, from the inventory grain's log: other tests' orders expire too.
-        var overstays = new ConcurrentDictionary<Guid, double>();
-        using var released = fixture.Logs.Subscribe(typeof(Lab.Grains.InventoryGrain).FullName!, entry =>
+        await Scenarios.ResetAsync();
+        var inventory = Shop.Client.GetGrain<IInventoryGrain>(Sku);
+        var abandoned = new HashSet<Guid>(Enumerable.Range(0, AbandonedCount).Select(_ => Guid.NewGuid()));
+        var released = new ConcurrentDictionary<Guid, (string By, double OverstayMs)>();
+        using var log = Shop.Logs.Subscribe(typeof(Lab.Grains.InventoryGrain).FullName!, entry =>
         {
             if (entry.TryGetValue("OrderId", out var order) && order is Guid id && abandoned.Contains(id)
-                && entry.TryGetValue("OverstayMs", out var ms) && ms is double overstay)
+                && entry.TryGetValue("ReleasedBy", out var by) && entry.TryGetValue("OverstayMs", out var ms) && ms is double overstay)
             {
-                overstays[id] = overstay;
+                released[id] = ((string)by!, overstay);
             }
         });
-        using var stop = new CancellationTokenSource();
+
+        await Scenarios.EnableAsync(ReminderDriftScenario.Name, new Dictionary<string, string>
+        {
+            ["sku"] = Sku, ["hold"] = $"{Hold.TotalMilliseconds}ms", ["cure"] = cure ? "true" : "false",
+        });
+        using var drift = new TimerDrift();
+        foreach (var order in abandoned)
+        {
+            Assert.Equal(ReservationOutcome.Reserved, (await inventory.ReserveAsync(order, 1)).Outcome);
+        }
+
         // Callers that keep the grain busy: each reserves one unit for an order of its own and releases it at once.
-        var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        using var stop = new CancellationTokenSource();
+        var callers = Enumerable.Range(0, Callers).Select(_ => Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
@@ -98,29 +93,29 @@ public sealed class ReminderDriftTests(ShopClusterFixture fixture, ITestOutputHe
             }
         })).ToList();
 
-        // Until the abandoned reservations are released (bounded: 10 s past their expiry).
-        var bound = expiresAt + 10 * Stopwatch.Frequency;
-        while (overstays.Count < abandoned.Count && Stopwatch.GetTimestamp() < bound)
-        {
-            await Task.Delay(100);
-        }
-
+        // Until every abandoned reservation was released (bounded: many times the reservations' lifetime).
+        await Eventually.GetAsync(() => Task.FromResult(released.Count), count => count == AbandonedCount,
+            ShortReservationsClusterFixture.ReservationTtl * 10, $"the {AbandonedCount} abandoned reservations are released");
         await stop.CancelAsync();
         await Task.WhenAll(callers);
-        await _scenarios.ResetAsync();
-        Assert.True(overstays.Count == abandoned.Count, $"only {overstays.Count} of {abandoned.Count} abandoned reservations were released");
-        var drifts = measured.Drifts.ToList();
-        return new Phase(drifts.Average() * 1000, drifts.Max() * 1000, overstays.Values.Average());
+        await Scenarios.ResetAsync();
+        return new Phase(drift.MeanMs, released.ToDictionary(r => r.Key, r => r.Value.By), released.Values.Average(r => r.OverstayMs));
     }
 
-    private sealed record Phase(double DriftMs, double DriftMaxMs, double OverstayMs);
+    private sealed record Phase(double DriftMeanMs, IReadOnlyDictionary<Guid, string> ReleasedBy, double OverstayMeanMs)
+    {
+        public override string ToString() =>
+            $"sweep drift mean {DriftMeanMs:0} ms; the abandoned reservations released by {string.Join(", ", ReleasedBy.Values.GroupBy(b => b).Select(g => $"{g.Key} {g.Count()}"))}, " +
+            $"{OverstayMeanMs:0} ms past their expiry on average";
+    }
 
     /// <summary>The reservation sweep's drift as it is recorded in this process (the test cluster's silos run here).</summary>
-    private sealed class TimerMeasurements : IDisposable
+    private sealed class TimerDrift : IDisposable
     {
         private readonly MeterListener _listener = new();
+        private readonly ConcurrentQueue<double> _drifts = new();
 
-        public TimerMeasurements()
+        public TimerDrift()
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
@@ -129,12 +124,33 @@ public sealed class ReminderDriftTests(ShopClusterFixture fixture, ITestOutputHe
                     listener.EnableMeasurementEvents(instrument);
                 }
             };
-            _listener.SetMeasurementEventCallback<double>((_, value, _, _) => Drifts.Enqueue(value));
+            _listener.SetMeasurementEventCallback<double>((_, value, _, _) => _drifts.Enqueue(value));
             _listener.Start();
         }
 
-        public ConcurrentQueue<double> Drifts { get; } = new();
+        public double MeanMs => _drifts.IsEmpty ? 0 : _drifts.Average() * 1000;
 
         public void Dispose() => _listener.Dispose();
     }
+}
+
+/// <summary>The shop cluster with reservations that expire after 2 s, for tests that wait for expiries.</summary>
+public sealed class ShortReservationsClusterFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan ReservationTtl = TimeSpan.FromSeconds(2);
+
+    public ShopClusterFixture Shop { get; } = new(products: 40, new Dictionary<string, string?>
+    {
+        ["Shop:ReservationTtl"] = ReservationTtl.ToString(),
+    });
+
+    public Task InitializeAsync() => Shop.InitializeAsync();
+
+    public Task DisposeAsync() => Shop.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class ShortReservationsClusterCollection : ICollectionFixture<ShortReservationsClusterFixture>
+{
+    public const string Name = "shop cluster with short reservations";
 }

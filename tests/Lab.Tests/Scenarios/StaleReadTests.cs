@@ -12,6 +12,7 @@ namespace Lab.Tests.Scenarios;
 /// old price and version (a stale read by version compare with products.version), and a checkout meanwhile charges it; with
 /// the cure the page is as stale but the order carries the current price; off, a change is read back at once.
 /// </summary>
+[ScenarioTest(StaleReadScenario.Name)]
 [Collection(ShopClusterCollection.Name)]
 public sealed class StaleReadTests(ShopClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {
@@ -89,10 +90,18 @@ public sealed class StaleReadTests(ShopClusterFixture fixture, ITestOutputHelper
             var read = await product.GetAsync();
             var cart = fixture.Client.GetGrain<ICartGrain>(Customer);
             Assert.Equal(CartChangeOutcome.Changed, (await cart.AddItemAsync(Sku, 1)).Outcome);
+            // The lines this checkout repriced: the cart grain's events on the checkout's own trace.
             using var telemetry = new TelemetryCapture();
-            var checkout = await cart.CheckoutAsync();
+            CheckoutResult checkout;
+            System.Diagnostics.ActivityTraceId trace;
+            using (var traced = TelemetryCapture.Trace("stale-read checkout"))
+            {
+                trace = traced.TraceId;
+                checkout = await cart.CheckoutAsync();
+            }
+
             var elapsed = clock.Elapsed;
-            var repriced = telemetry.Repriced;
+            var repriced = telemetry.InTrace(trace).SelectMany(span => span.Events).Count(e => e.Name == "lab.repriced");
             Assert.True(checkout.Order is { Status: OrderStatus.Confirmed }, $"checkout: {checkout.Failure} {checkout.Detail}");
             using var connection = fixture.OpenShopDatabase();
             var databaseVersion = await connection.ExecuteScalarAsync<long>("SELECT version FROM products WHERE sku = @Sku", new { Sku });

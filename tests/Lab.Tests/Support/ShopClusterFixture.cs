@@ -84,6 +84,8 @@ public sealed class ShopClusterFixture : IAsyncLifetime
         });
         builder.ConfigureClient(client =>
         {
+            // A test's own calls carry its trace into the silos, so what they cause is told apart from background work.
+            client.AddActivityPropagation();
             client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));
             // Tests publish order events themselves, to deliver them as a broken stream would.
             client.AddMemoryStreams(OrderStreams.Provider);

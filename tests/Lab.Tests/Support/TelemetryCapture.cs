@@ -8,9 +8,17 @@ namespace Lab.Tests.Support;
 /// <summary>
 /// Records the shop's own spans (ActivitySource "Lab"), database call counts (lab.db.calls by db.operation) and
 /// failed checkouts (lab.orders.failed by reason) in this process: the in-process cluster's silos run here, so their telemetry is visible to the test.
+/// A test's own calls made inside <see cref="Trace"/> are told apart from everything else the cluster does by their trace id
+/// (<see cref="InTrace"/>): the grain calls carry it (Orleans' activity propagation), and so every span below them.
 /// </summary>
 public sealed class TelemetryCapture : IDisposable
 {
+    /// <summary>The tests' own spans: the root of a trace a test starts around its calls.</summary>
+    public static readonly ActivitySource TestSource = new("Lab.Tests");
+
+    // Orleans opens a span for each grain call, whose context the next call and the silo's own spans continue.
+    private static readonly string[] Sources = [LabTelemetry.SourceName, TestSource.Name, "Microsoft.Orleans.Application"];
+
     private readonly ActivityListener _spans;
     private readonly MeterListener _meters;
     private readonly ConcurrentQueue<Activity> _stopped = new();
@@ -23,8 +31,9 @@ public sealed class TelemetryCapture : IDisposable
     {
         _spans = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == LabTelemetry.SourceName,
+            ShouldListenTo = source => Sources.Contains(source.Name),
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStarted = OnStarted,
             ActivityStopped = _stopped.Enqueue,
         };
         ActivitySource.AddActivityListener(_spans);
@@ -64,6 +73,41 @@ public sealed class TelemetryCapture : IDisposable
         });
         _meters.Start();
     }
+
+    /// <summary>
+    /// Starts a trace of the test's own (Activity.Current until disposed): every span the calls made meanwhile cause, in the
+    /// client and in the silos, has its trace id.
+    /// </summary>
+    public static Activity Trace(string name) =>
+        TestSource.StartActivity(name, ActivityKind.Client) ?? throw new InvalidOperationException("No listener samples the tests' spans.");
+
+    /// <summary>Completes when a span that <paramref name="match"/> accepts starts (e.g. a database call begins, for a test that must act while it runs).</summary>
+    public Task<Activity> StartOfAsync(Func<Activity, bool> match)
+    {
+        var started = new TaskCompletionSource<Activity>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _starting.Enqueue((match, started));
+        return started.Task;
+    }
+
+    private readonly ConcurrentQueue<(Func<Activity, bool> Match, TaskCompletionSource<Activity> Started)> _starting = new();
+
+    private void OnStarted(Activity activity)
+    {
+        foreach (var (match, started) in _starting)
+        {
+            if (!started.Task.IsCompleted && match(activity))
+            {
+                started.TrySetResult(activity);
+            }
+        }
+    }
+
+    /// <summary>The stopped spans of one trace: what the test's own calls caused, and nothing else the cluster did meanwhile.</summary>
+    public IReadOnlyList<Activity> InTrace(ActivityTraceId traceId) => [.. _stopped.Where(a => a.TraceId == traceId)];
+
+    /// <summary>Database calls of <paramref name="operation"/> in one trace (its db spans).</summary>
+    public int DbCalls(ActivityTraceId traceId, string operation) =>
+        InTrace(traceId).Count(a => (a.GetTagItem("lab.db.operation") as string) == operation);
 
     /// <summary>Database calls of <paramref name="operation"/> counted so far.</summary>
     public long DbCalls(string operation) => _dbCalls.TryGetValue(operation, out var n) ? n : 0;
