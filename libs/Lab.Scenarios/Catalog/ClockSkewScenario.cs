@@ -6,8 +6,10 @@ namespace Lab.Scenarios.Catalog;
 /// </summary>
 public sealed class ClockSkewScenario : Scenario, IClockSkewScenario
 {
+    public const string Name = "clock-skew";
+
     public override ScenarioMeta Meta { get; } = new(
-        Name: "clock-skew",
+        Name: Name,
         Category: "time",
         Description: "Shifts the wall clock of the targeted service (ScenarioTimeProvider.GetUtcNow) by a fixed offset; monotonic timestamps and timers are untouched.",
         Targets: [HookPoint.Process],

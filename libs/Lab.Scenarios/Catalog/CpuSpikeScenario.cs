@@ -9,12 +9,14 @@ namespace Lab.Scenarios.Catalog;
 /// </summary>
 public sealed class CpuSpikeScenario : Scenario
 {
+    public const string Name = "cpu-spike";
+
     private static readonly TimeSpan Slice = TimeSpan.FromMilliseconds(20);
 
     private static readonly ConcurrentDictionary<string, Workers> Running = new(StringComparer.Ordinal);
 
     public override ScenarioMeta Meta { get; } = new(
-        Name: "cpu-spike",
+        Name: Name,
         Category: "resources",
         Description: "Starts busy-spinning threads in the targeted process, burning the given number of cores (fractions duty-cycle a thread) for a period. Capped by ResourceCaps.MaxBusyCores and MaxThreads.",
         Targets: [HookPoint.Process],

@@ -6,6 +6,8 @@ namespace Lab.Scenarios.Catalog;
 /// <summary>Errors at rate r for a window W after activation, then clean.</summary>
 public sealed class ErrorBurstScenario : Scenario
 {
+    public const string Name = "error-burst";
+
     private static readonly HookPoint[] Points =
     [
         HookPoint.GrainIncoming, HookPoint.Repository, HookPoint.HttpServer, HookPoint.HttpClient,
@@ -15,7 +17,7 @@ public sealed class ErrorBurstScenario : Scenario
     private static readonly ResiliencePipeline FaultPipeline = ScenarioChaos.Fault(CreateFault);
 
     public override ScenarioMeta Meta { get; } = new(
-        Name: "error-burst",
+        Name: Name,
         Category: "errors",
         Description: "Fails a share of matching calls during a window that starts at activation, then lets everything through again. " +
                      "HTTP server: a 5xx problem response; HTTP client: HttpRequestException; grain, repository, cache, stream: InjectedFaultException.",

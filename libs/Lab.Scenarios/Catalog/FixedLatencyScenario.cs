@@ -5,13 +5,15 @@ namespace Lab.Scenarios.Catalog;
 /// <summary>A fixed delay (plus optional jitter) at a grain, repository or HTTP target.</summary>
 public sealed class FixedLatencyScenario : Scenario
 {
+    public const string Name = "fixed-latency";
+
     private static readonly HookPoint[] Points = [HookPoint.GrainIncoming, HookPoint.Repository, HookPoint.HttpServer, HookPoint.HttpClient];
 
     // Polly's chaos latency does the waiting: it honours cancellation and shows up in Polly's own telemetry.
     private static readonly ResiliencePipeline LatencyPipeline = ScenarioChaos.Latency(Delay);
 
     public override ScenarioMeta Meta { get; } = new(
-        Name: "fixed-latency",
+        Name: Name,
         Category: "latency",
         Description: "Adds a fixed delay (plus optional uniform jitter) to every matching call at a grain, repository or HTTP target.",
         Targets: Points,

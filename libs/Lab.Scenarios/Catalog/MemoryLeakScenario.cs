@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 
 namespace Lab.Scenarios.Catalog;
 
@@ -8,12 +9,14 @@ namespace Lab.Scenarios.Catalog;
 /// </summary>
 public sealed class MemoryLeakScenario : Scenario
 {
+    public const string Name = "memory-leak";
+
     private static readonly HookPoint[] CallPoints = [HookPoint.GrainIncoming, HookPoint.Repository, HookPoint.HttpServer];
 
     private static readonly ConcurrentDictionary<string, Leak> Leaks = new(StringComparer.Ordinal);
 
     public override ScenarioMeta Meta { get; } = new(
-        Name: "memory-leak",
+        Name: Name,
         Category: "resources",
         Description: "Each matching call retains a block of memory (kept reachable) until the maximum is held; the memory is released when the scenario is disabled, reset or expires. Capped by ResourceCaps.MaxMemoryBytes.",
         Targets: [.. CallPoints, HookPoint.Process],
@@ -30,6 +33,11 @@ public sealed class MemoryLeakScenario : Scenario
             Hint: "Memory grows with requests, not with time. Which process, and does it come back after a full GC?",
             Verify: "dotnet.gc.heap.total_allocated and the GC heap size of the storefront climb with load and survive gen2 collections; the other services are flat; lab.scenario.injections{scenario=memory-leak} times per-call matches the growth.",
             Restore: "lab scenario disable memory-leak (or reset); the blocks are dropped and a full compacting collection runs in the leaking process, so its heap returns near the baseline at once."));
+
+    // What the leak holds right now, in each service of this process (the silos of a test cluster share one).
+    private static readonly ObservableGauge<long> Retained = ScenarioTelemetry.Meter.CreateObservableGauge(
+        "lab.scenario.memory_leak.retained", () => Leaks.Select(leak => new Measurement<long>(leak.Value.Bytes, new KeyValuePair<string, object?>("service", leak.Key))),
+        "By", "Bytes the memory-leak scenario retains in this process: blocks kept per matching call, up to its cap.");
 
     /// <summary>Bytes currently retained for <paramref name="service"/>.</summary>
     public static long RetainedBytes(string service) => Leaks.TryGetValue(service, out var leak) ? leak.Bytes : 0;

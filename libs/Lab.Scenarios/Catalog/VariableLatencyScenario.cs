@@ -3,12 +3,14 @@ namespace Lab.Scenarios.Catalog;
 /// <summary>An exponentially distributed delay at a grain, repository or HTTP target: most calls a little slower, a few much slower.</summary>
 public sealed class VariableLatencyScenario : Scenario
 {
+    public const string Name = "variable-latency";
+
     private static readonly HookPoint[] Points = [HookPoint.GrainIncoming, HookPoint.Repository, HookPoint.HttpServer, HookPoint.HttpClient];
 
     private static readonly Polly.ResiliencePipeline LatencyPipeline = ScenarioChaos.Latency(Delay);
 
     public override ScenarioMeta Meta { get; } = new(
-        Name: "variable-latency",
+        Name: Name,
         Category: "latency",
         Description: "Adds an exponentially distributed delay (mean and cap set by the parameters) to every matching call at a grain, repository or HTTP target, " +
                      "as a congested network or a busy dependency does: half the calls wait less than 0.69 × mean, one in ten more than 2.3 × mean.",

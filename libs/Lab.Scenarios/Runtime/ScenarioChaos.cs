@@ -27,7 +27,12 @@ public static class ScenarioChaos
         new ResiliencePipelineBuilder { TimeProvider = time ?? TimeProvider.System }
             .AddChaosLatency(Configure(new ChaosLatencyStrategyOptions
             {
-                LatencyGenerator = args => ValueTask.FromResult(latency(Invocation(args.Context))),
+                LatencyGenerator = args =>
+                {
+                    var delay = latency(Invocation(args.Context));
+                    ScenarioTelemetry.RecordDelay(delay);
+                    return ValueTask.FromResult(delay);
+                },
             }, rate))
             .Build();
 

@@ -90,6 +90,19 @@ public static class ScenarioTelemetry
         }
     }
 
+    /// <summary>The span attribute that holds how long a latency injection delayed the call (summed when several did).</summary>
+    public const string DelayTag = "lab.scenario.delay_ms";
+
+    /// <summary>Adds <paramref name="delay"/> to the current span's injected delay, so the cause can be told from the effect.</summary>
+    internal static void RecordDelay(TimeSpan delay)
+    {
+        if (Activity.Current is { } activity)
+        {
+            var before = activity.GetTagItem(DelayTag) as double? ?? 0;
+            activity.SetTag(DelayTag, before + delay.TotalMilliseconds);
+        }
+    }
+
     internal static void RecordInjection(HookContext ctx, ScenarioActivation activation)
     {
         var hook = HookName(ctx.Point);

@@ -7,6 +7,12 @@ using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
 
+/// <summary>
+/// deadlock on a cluster of its own: (a) a call cycle between non-reentrant grains stalls until the response timeout, and
+/// call-chain reentrancy cures it; (b) deferred SQLite transactions that read, then write, cannot upgrade their lock, and
+/// taking the lock first cures it.
+/// </summary>
+[ScenarioTest(DeadlockScenario.Name)]
 [Collection(FaultClusterCollection.Name)]
 public sealed class DeadlockTests(FaultClusterFixture faults, ITestOutputHelper output)
 {
@@ -35,8 +41,9 @@ public sealed class DeadlockTests(FaultClusterFixture faults, ITestOutputHelper 
             await Assert.ThrowsAsync<TimeoutException>(() => PlaceAsync("SKU-00011"));
             var stalled = clock.Elapsed;
             output.WriteLine($"deadlocked checkout failed with TimeoutException after {stalled.TotalMilliseconds:0} ms");
-            // The fixture's response timeout is 5 s: the cycle waits for all of it.
-            Assert.InRange(stalled.TotalSeconds, 4.5, 8);
+            // The fixture's response timeout is 5 s: the cycle waits for all of it (Orleans notices a late response up to a
+            // second after it was due, never before).
+            Assert.True(stalled >= FaultClusterFixture.ResponseTimeout * 0.9, $"the cycle ended after {stalled.TotalMilliseconds:0} ms, before the response timeout");
             // The stalled saga counts as a failed checkout, by the exception its step threw (what the dashboards show).
             // Its own call times out in the silo a moment after ours did in the client; at least one, as other clusters
             // in this process may count theirs meanwhile.
@@ -47,19 +54,17 @@ public sealed class DeadlockTests(FaultClusterFixture faults, ITestOutputHelper 
             await _fixture.Client.GetGrain<IInventoryGrain>("SKU-00011").GetStockAsync();
             await scenarios.EnableAsync(DeadlockScenario.Name, new Dictionary<string, string> { ["cure"] = "true" });
             clock.Restart();
+            // A cycle would end in the response timeout's TimeoutException: a confirmed order is one that never waited for it.
             var cured = await PlaceAsync("SKU-00011");
             output.WriteLine($"with call-chain reentrancy: {cured.Order!.Status} after {clock.Elapsed.TotalMilliseconds:0} ms");
             Assert.Equal(OrderStatus.Confirmed, cured.Order.Status);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"cured checkout took {clock.Elapsed}");
         }
         finally
         {
             await scenarios.ResetAsync();
         }
 
-        var clockAfter = Stopwatch.StartNew();
         Assert.Equal(OrderStatus.Confirmed, (await PlaceAsync("SKU-00011")).Order!.Status);
-        Assert.True(clockAfter.Elapsed < TimeSpan.FromSeconds(2.5), $"checkout after disable took {clockAfter.Elapsed}");
     }
 
     [Fact]
@@ -83,7 +88,14 @@ public sealed class DeadlockTests(FaultClusterFixture faults, ITestOutputHelper 
             await scenarios.EnableAsync(DeadlockScenario.Name, new Dictionary<string, string> { ["mode"] = "database", ["think"] = "300ms" });
             using var telemetry = new TelemetryCapture();
             var clock = Stopwatch.StartNew();
-            var outcomes = await Task.WhenAll(skus.Select(sku => OutcomeAsync(() => PlaceAsync(sku))));
+            Outcome[] outcomes;
+            ActivityTraceId trace;
+            using (var checkouts = TelemetryCapture.Trace("deadlock checkouts"))
+            {
+                trace = checkouts.TraceId;
+                outcomes = await Task.WhenAll(skus.Select(sku => OutcomeAsync(() => PlaceAsync(sku))));
+            }
+
             output.WriteLine($"database mode, 4 concurrent checkouts in {clock.ElapsedMilliseconds} ms: {string.Join(" | ", outcomes.Select(o => o.Text))}");
 
             // Every transaction read under the shared lock; one whose snapshot another write made stale can never upgrade: SQLITE_BUSY after the busy timeout.
@@ -95,7 +107,7 @@ public sealed class DeadlockTests(FaultClusterFixture faults, ITestOutputHelper 
                 Assert.Contains("SQLite Error 5: 'database is locked'", o.Error!.Message);
                 Assert.True(o.Elapsed >= TimeSpan.FromSeconds(FaultClusterFixture.BusyTimeoutSeconds * 0.9), $"failed after {o.Elapsed}, before the busy timeout");
             });
-            var failedSpans = telemetry.Spans.Where(s => s.Status == ActivityStatusCode.Error && (s.GetTagItem("lab.db.operation") as string)?.StartsWith("inventory.", StringComparison.Ordinal) == true).ToList();
+            var failedSpans = telemetry.InTrace(trace).Where(s => s.Status == ActivityStatusCode.Error && (s.GetTagItem("lab.db.operation") as string)?.StartsWith("inventory.", StringComparison.Ordinal) == true).ToList();
             Assert.NotEmpty(failedSpans);
             Assert.All(failedSpans, span => Assert.Equal(DeadlockScenario.Name, span.GetTagItem("lab.scenario")));
 

@@ -20,6 +20,9 @@ public sealed class FaultClusterFixture : IAsyncLifetime
 {
     public const int BusyTimeoutSeconds = 2;
 
+    /// <summary>The cluster's grain response timeout (the shop cluster's, stated here).</summary>
+    public static readonly TimeSpan ResponseTimeout = ShopClusterFixture.ResponseTimeout;
+
     public ShopClusterFixture Shop { get; } = new(products: 40, new Dictionary<string, string?>
     {
         ["Database:BusyTimeoutSeconds"] = BusyTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),

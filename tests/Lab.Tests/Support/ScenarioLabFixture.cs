@@ -55,6 +55,7 @@ public class ScenarioLabFixture : IAsyncLifetime
         Control = new HttpClient { BaseAddress = new Uri(Lab.Topology.StorefrontUrl), Timeout = TimeSpan.FromSeconds(10) };
         Control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.ControlToken);
         Control.DefaultRequestHeaders.Add(LabControlApi.ActorHeader, "scenario-tests");
+        Viewer = Lab.TelemetryViewerUrl is { } viewer ? new TelemetryViewer(viewer) : null;
     }
 
     /// <summary>Whether the lab runs the Aspire dashboard (the tests that read traces need it).</summary>
@@ -190,8 +191,11 @@ public class ScenarioLabFixture : IAsyncLifetime
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
-    /// <summary>Makes a customer's cart hold one unit of each SKU and checks out; returns the status, the order and the latency.</summary>
-    public async Task<Checkout> CheckoutAsync(int customerId, IReadOnlyList<string> skus, string? traceId = null)
+    /// <summary>
+    /// Makes a customer's cart hold one unit of each SKU and checks out (the checkout in <paramref name="trace"/>, when given);
+    /// returns the status, the order and the latency.
+    /// </summary>
+    public async Task<Checkout> CheckoutAsync(int customerId, IReadOnlyList<string> skus, TestTrace? trace = null)
     {
         // Exactly these lines: whatever an earlier test left in this customer's cart goes first.
         var cart = await GetJsonAsync(Storefront, $"/api/carts/{customerId}");
@@ -208,10 +212,7 @@ public class ScenarioLabFixture : IAsyncLifetime
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/carts/{customerId}/checkout");
-        if (traceId is not null)
-        {
-            request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
-        }
+        trace?.On(request);
 
         var sentAt = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
@@ -220,6 +221,23 @@ public class ScenarioLabFixture : IAsyncLifetime
         var text = await response.Content.ReadAsStringAsync();
         return new Checkout(response.StatusCode, sentAt, elapsed, text);
     }
+
+    /// <summary>GET <paramref name="path"/> at the storefront in <paramref name="trace"/>: the status, the body and the latency.</summary>
+    public async Task<(HttpStatusCode Status, string Body, TimeSpan Latency)> GetAsync(string path, TestTrace trace)
+    {
+        using var request = trace.On(new HttpRequestMessage(HttpMethod.Get, path));
+        var clock = Stopwatch.StartNew();
+        using var response = await Storefront.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, body, clock.Elapsed);
+    }
+
+    /// <summary>The lab's telemetry viewer, where every process's spans arrive (null when the lab runs none).</summary>
+    public TelemetryViewer? Viewer { get; private set; }
+
+    /// <summary>The spans of <paramref name="trace"/> once every process has exported its part.</summary>
+    public Task<List<ViewerSpan>> SettledTraceAsync(TestTrace trace, Func<List<ViewerSpan>, bool>? complete = null) =>
+        (Viewer ?? throw new InvalidOperationException("This lab runs no telemetry viewer.")).SettledTraceAsync(trace.TraceId, complete);
 
     public static async Task<JsonElement> GetJsonAsync(HttpClient http, string path)
     {
@@ -231,6 +249,7 @@ public class ScenarioLabFixture : IAsyncLifetime
     {
         Storefront.Dispose();
         Control.Dispose();
+        Viewer?.Dispose();
         await Lab.DisposeAsync();
         await _databases.DisposeAsync();
         _directory.Dispose();

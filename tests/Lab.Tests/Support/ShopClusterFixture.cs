@@ -23,6 +23,8 @@ public sealed class ShopClusterFixture : IAsyncLifetime
     public static readonly TimeSpan ReservationTtl = TimeSpan.FromSeconds(10);
     // Longer than any delay a test puts on the order stream (event-ordering-violation holds one back 1.5 s).
     public static readonly TimeSpan ProjectionGapTimeout = TimeSpan.FromSeconds(4);
+    // Shrunk from Orleans' 30 s, so a stalled call fails in seconds.
+    public static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly TempDirectory _directory = new("lab-cluster");
     private readonly int _products;
@@ -80,13 +82,13 @@ public sealed class ShopClusterFixture : IAsyncLifetime
             silo.Services.AddLogging(logging => logging.AddProvider(logs));
             silo.AddShop(configuration);
             silo.Services.AddLabScenarioCatalog();
-            silo.Configure<SiloMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));
+            silo.Configure<SiloMessagingOptions>(options => options.ResponseTimeout = ResponseTimeout);
         });
         builder.ConfigureClient(client =>
         {
             // A test's own calls carry its trace into the silos, so what they cause is told apart from background work.
             client.AddActivityPropagation();
-            client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = TimeSpan.FromSeconds(5));
+            client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = ResponseTimeout);
             // Tests publish order events themselves, to deliver them as a broken stream would.
             client.AddMemoryStreams(OrderStreams.Provider);
         });

@@ -9,12 +9,109 @@ public sealed record ViewerSpan(
 {
     public const int ServerKind = 2;
     public const int ClientKind = 3;
+
+    public string SpanId { get; init; } = "";
+
+    /// <summary>The span this one is a child of; for the first span of a request a test sent, the id in its traceparent.</summary>
+    public string ParentSpanId { get; init; } = "";
+
+    /// <summary>When the span started and ended (the clock of the process that recorded it).</summary>
+    public DateTimeOffset Start { get; init; }
+
+    public DateTimeOffset End => Start + Duration;
+
+    /// <summary>2 = error (OTLP status code).</summary>
+    public int Status { get; init; }
+
+    public string? Attribute(string key) => Attributes.GetValueOrDefault(key);
+
+    /// <summary>The scenario that injected here, when one did (the span's lab.scenario attribute).</summary>
+    public string? Scenario => Attribute("lab.scenario");
+}
+
+/// <summary>
+/// Traffic a test sends in a trace of its own: every request it makes with <see cref="Header"/> carries the trace id, so the
+/// spans every process records for that work (and only those) can be read back and counted.
+/// </summary>
+public sealed class TestTrace
+{
+    public string TraceId { get; } = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+
+    /// <summary>A W3C traceparent for one more request of this trace, whose parent span id is <paramref name="spanId"/>.</summary>
+    public string Header(string spanId) => $"00-{TraceId}-{spanId}-01";
+
+    /// <summary>
+    /// Adds this trace's traceparent to <paramref name="request"/>, with a parent span id of its own: the span id of the request
+    /// as the test sent it (<see cref="RequestSpanId"/>), which the first span the lab records for it names as its parent.
+    /// </summary>
+    public HttpRequestMessage On(HttpRequestMessage request)
+    {
+        var spanId = System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString();
+        request.Headers.Remove("traceparent");
+        request.Headers.Add("traceparent", Header(spanId));
+        request.Options.Set(RequestSpanId, spanId);
+        return request;
+    }
+
+    /// <summary>The parent span id <see cref="On"/> gave a request.</summary>
+    public static readonly HttpRequestOptionsKey<string> RequestSpanId = new("lab.test.span-id");
+
+    /// <summary>Every span of <paramref name="spans"/> below the request whose parent span id is <paramref name="requestSpanId"/>.</summary>
+    public static List<ViewerSpan> Below(IReadOnlyList<ViewerSpan> spans, string requestSpanId)
+    {
+        var children = spans.ToLookup(s => s.ParentSpanId);
+        var found = new List<ViewerSpan>();
+        var next = new Queue<string>([requestSpanId]);
+        while (next.TryDequeue(out var parent))
+        {
+            foreach (var child in children[parent])
+            {
+                found.Add(child);
+                next.Enqueue(child.SpanId);
+            }
+        }
+
+        return found;
+    }
+
+    public override string ToString() => TraceId;
 }
 
 /// <summary>Reads traces from the Aspire dashboard the lab started (GET /api/telemetry/traces/{id}).</summary>
 public sealed class TelemetryViewer(string baseUrl) : IDisposable
 {
+    /// <summary>How often each lab process exports its spans (OTEL_BSP_SCHEDULE_DELAY as the launcher sets it).</summary>
+    public static readonly TimeSpan ExportInterval = TimeSpan.FromSeconds(1);
+
     private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(5) };
+
+    /// <summary>
+    /// The whole trace once every process has exported its part: read until two reads one and a half export intervals apart
+    /// find the same spans, and <paramref name="complete"/> (when given) holds. Bounded by <paramref name="bound"/> (default 30 s).
+    /// </summary>
+    public async Task<List<ViewerSpan>> SettledTraceAsync(string traceId, Func<List<ViewerSpan>, bool>? complete = null, TimeSpan? bound = null)
+    {
+        var limit = bound ?? TimeSpan.FromSeconds(30);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var last = await ReadTraceAsync(traceId);
+        while (true)
+        {
+            await Task.Delay(ExportInterval * 1.5);
+            var now = await ReadTraceAsync(traceId);
+            if (now.Count > 0 && now.Count == last.Count && (complete is null || complete(now)))
+            {
+                return now;
+            }
+
+            if (clock.Elapsed > limit)
+            {
+                throw new TimeoutException($"Trace {traceId} did not settle within {limit.TotalSeconds:0} s: {now.Count} spans, {last.Count} before" +
+                                           (complete is null ? "" : ", not yet complete"));
+            }
+
+            last = now;
+        }
+    }
 
     public async Task<List<ViewerSpan>> ReadTraceAsync(string traceId)
     {
@@ -58,12 +155,31 @@ public sealed class TelemetryViewer(string baseUrl) : IDisposable
                         : [];
                     spans.Add(new ViewerSpan(span.GetProperty("traceId").GetString()!, service, instance, span.GetProperty("name").GetString()!,
                         span.TryGetProperty("kind", out var kind) ? kind.GetInt32() : 0,
-                        TimeSpan.FromTicks((long)((end - start) / 100)), Attributes(span), events));
+                        TimeSpan.FromTicks((long)((end - start) / 100)), Attributes(span), events)
+                    {
+                        SpanId = span.TryGetProperty("spanId", out var id) ? id.GetString() ?? "" : "",
+                        ParentSpanId = span.TryGetProperty("parentSpanId", out var parentId) ? parentId.GetString() ?? "" : "",
+                        Start = DateTimeOffset.UnixEpoch + TimeSpan.FromTicks((long)(start / 100)),
+                        Status = StatusOf(span),
+                    });
                 }
             }
         }
 
         return spans;
+    }
+
+    /// <summary>The span's status code (2 = error), given as a number or as its OTLP name.</summary>
+    private static int StatusOf(JsonElement span)
+    {
+        if (!span.TryGetProperty("status", out var status) || !status.TryGetProperty("code", out var code))
+        {
+            return 0;
+        }
+
+        return code.ValueKind == JsonValueKind.Number ? code.GetInt32()
+            : code.GetString()?.Contains("ERROR", StringComparison.OrdinalIgnoreCase) == true ? 2
+            : code.GetString()?.Contains("OK", StringComparison.OrdinalIgnoreCase) == true ? 1 : 0;
     }
 
     private static Dictionary<string, string> Attributes(JsonElement owner)
