@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Lab.Scenarios.Shop;
 using Lab.Tests.Support;
 using Xunit.Abstractions;
 
@@ -11,6 +12,7 @@ namespace Lab.Tests.Scenarios;
 /// disagree with themselves; at the shop's REPEATABLE READ none does. SQLite's read transactions are snapshots: there the
 /// scenario is refused, and the shop's reports agree all the same.
 /// </summary>
+[ScenarioTest(PhantomReadScenario.Name)]
 [Collection(ScenarioLabCollection.Name)]
 public sealed class PhantomReadTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {
