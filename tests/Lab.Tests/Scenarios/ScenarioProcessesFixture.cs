@@ -12,8 +12,8 @@ using Lab.Tests.Support;
 namespace Lab.Tests.Scenarios;
 
 /// <summary>
-/// A lab of real processes (2 silos, storefront, payments; no telemetry viewer) for scenario tests that need the
-/// storefront, per-silo targeting or per-process metrics. Ample stock, so checkouts never run out; the payments
+/// A lab of real processes (2 silos, storefront, payments, the Aspire dashboard) for scenario tests that need the storefront,
+/// per-silo targeting, per-process metrics or the spans of their own requests (read back from the dashboard by trace id). Ample stock, so checkouts never run out; the payments
 /// client timeout and the long-turn threshold are shrunk so effects show within seconds.
 /// </summary>
 public sealed class ScenarioProcessesFixture : IAsyncLifetime
@@ -38,7 +38,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: false, postgres: _databases.Shop);
+        var topology = LabProcessesFixture.FreeTopology(_directory.Path, telemetryViewer: true, postgres: _databases.Shop);
         var settings = new Dictionary<string, string>(topology.Settings)
         {
             ["Seed__MinStock"] = "100000",
@@ -55,6 +55,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
         Payments = Client(Lab.Topology.PaymentsUrl);
         Payments.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Lab.OperatorPaymentsKey);
         Silos = Enumerable.Range(1, Lab.Topology.Silos).Select(silo => Client(Lab.Topology.SiloUrl(silo))).ToList();
+        Viewer = new TelemetryViewer(Lab.TelemetryViewerUrl!);
 
         // Warm the checkout path in every process (JIT, first connections, first writes), so a cold first charge does
         // not run into the shrunk payments timeout in the first test.
@@ -68,6 +69,17 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
     private static readonly int[] WarmUpCustomers = [291, 292, 293, 294];
 
     private static HttpClient Client(string url) => new() { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(20) };
+
+    public TelemetryViewer Viewer { get; private set; } = null!;
+
+    /// <summary>The spans of <paramref name="trace"/> once every process has exported its part.</summary>
+    public Task<List<ViewerSpan>> SettledTraceAsync(TestTrace trace, Func<List<ViewerSpan>, bool>? complete = null) =>
+        Viewer.SettledTraceAsync(trace.TraceId, complete);
+
+    /// <summary>The requests payments served on POST /api/charges/ in <paramref name="spans"/>, with what it answered.</summary>
+    public static List<ViewerSpan> Charges(IEnumerable<ViewerSpan> spans) =>
+        [.. spans.Where(s => s.Service == "lab-payments" && s.Kind == ViewerSpan.ServerKind && s.Attribute("http.request.method") == "POST"
+                            && s.Attribute("http.route") == "/api/charges/")];
 
     /// <summary>Every process that applies scenarios: storefront, payments and the silos.</summary>
     public IEnumerable<HttpClient> Processes => [Storefront, Payments, .. Silos];
@@ -138,10 +150,13 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
         (await Storefront.PostAsJsonAsync($"/api/carts/{customerId}/items", new { sku, quantity })).EnsureSuccessStatusCode();
     }
 
-    public async Task<CheckoutOutcome> CheckoutAsync(int customerId)
+    /// <summary>Checks out the customer's cart (in <paramref name="trace"/>, when given).</summary>
+    public async Task<CheckoutOutcome> CheckoutAsync(int customerId, TestTrace? trace = null)
     {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/carts/{customerId}/checkout");
+        trace?.On(request);
         var clock = Stopwatch.StartNew();
-        using var response = await Storefront.PostAsync($"/api/carts/{customerId}/checkout", null);
+        using var response = await Storefront.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
         return new CheckoutOutcome(response.StatusCode, body, clock.Elapsed);
     }
@@ -150,6 +165,7 @@ public sealed class ScenarioProcessesFixture : IAsyncLifetime
     {
         Storefront?.Dispose();
         Payments?.Dispose();
+        Viewer?.Dispose();
         foreach (var silo in Silos)
         {
             silo.Dispose();
