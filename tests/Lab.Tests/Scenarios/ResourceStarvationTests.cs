@@ -2,10 +2,17 @@ using Lab.Scenarios;
 using System.Diagnostics;
 using System.Net;
 using Lab.Cli.Experiment;
+using Lab.Scenarios.Shop;
+using Lab.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
 
+/// <summary>
+/// resource-starvation on real processes: grain turns on one silo block their thread, Orleans counts them as long-running turns,
+/// and that silo slows (its own /alive too) while the other, probed in the same window, does not.
+/// </summary>
+[ScenarioTest(ResourceStarvationScenario.Name)]
 [Collection(ScenarioProcessesCollection.Name)]
 public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestOutputHelper output) : IAsyncLifetime
 {
@@ -25,7 +32,7 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
     [Fact]
     public async Task Blocking_grain_turns_on_one_silo_count_as_long_running_turns_and_slow_that_silo_only()
     {
-        var baseline = await DriveAsync(TimeSpan.FromSeconds(2));
+        var baseline = await DriveAsync(TimeSpan.FromSeconds(1)); // activates the products read below
 
         // Placement decides where the product grains live, and earlier tests in this lab may have left most of them on
         // one silo: starve the silo that hosts more of them, so that the reads meet the blocked turns.
@@ -39,6 +46,7 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
         Assert.True(Math.Max(products.Silo1, products.Silo2) > 0, "no product grain activations counted on either silo");
 
         var turnsBefore = await LongTurnsAsync();
+        var injectionsBefore = await InjectionsAsync();
         // Thread.Sleep in the turn: the pool gets no hint that its threads are blocked, so the whole process starves.
         await lab.EnableAsync("resource-starvation",
             new() { ["block"] = "400ms", ["rate"] = "100%", ["style"] = "sleep", ["max-blocked"] = "32" },
@@ -47,8 +55,11 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
         var turnsStarved = await LongTurnsAsync();
 
         await lab.ResetAsync();
+        await Task.Delay(500); // past the scrape cache: the last blocks counted
+        var injectionsOn = await InjectionsAsync();
         var recovered = await DriveAsync(TimeSpan.FromSeconds(2));
         var turnsAfter = await LongTurnsAsync();
+        var injectionsAfter = await InjectionsAsync();
 
         output.WriteLine($"baseline:  {baseline}");
         output.WriteLine($"starved:   {starved}");
@@ -56,26 +67,23 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
         output.WriteLine($"long-running turns: {target} +{turnsStarved.Target - turnsBefore.Target} while on, +{turnsAfter.Target - turnsStarved.Target} after; " +
                          $"{other} +{turnsStarved.Other - turnsBefore.Other} while on");
 
-        // Orleans saw the blocked turns on the starved silo, not on the other.
+        // The blocks happened on the targeted silo only, and Orleans saw them there as long-running turns.
+        Assert.True(injectionsOn.Target - injectionsBefore.Target >= 1, "no turn was blocked on the targeted silo");
+        Assert.Equal(injectionsBefore.Other, injectionsOn.Other);
         Assert.True(turnsStarved.Target - turnsBefore.Target >= 1, $"{target} long-running turns +{turnsStarved.Target - turnsBefore.Target}");
-        Assert.True(turnsStarved.Other - turnsBefore.Other <= 2, $"{other} long-running turns +{turnsStarved.Other - turnsBefore.Other}");
 
         // Requests served by the starved silo's grains wait at least a block; even its own HTTP endpoint, which no grain
-        // serves, slows down, while the other silo's does not.
+        // serves, slows down, while the other silo's, probed in the same window, does not.
         // Deep starvation can push some reads past the Orleans response timeout (504); those count as slow, not as a failure of the test.
         Assert.True(starved.ProductP90 >= Block.TotalMilliseconds, $"product p90 {starved.ProductP90} ms while starved");
-        Assert.True(baseline.ProductP90 < Block.TotalMilliseconds / 2, $"product p90 {baseline.ProductP90} ms at baseline");
-        var quietAlive = Math.Max(baseline.AliveP90[_target], starved.AliveP90[Other]);
-        Assert.True(starved.AliveP90[_target] > 3 * quietAlive,
-            $"{target} /alive p90 {starved.AliveP90[_target]} ms vs {baseline.AliveP90[_target]} ms at baseline and {other} {starved.AliveP90[Other]} ms");
+        Assert.True(starved.AliveP90[_target] > 3 * starved.AliveP90[Other],
+            $"{target} /alive p90 {starved.AliveP90[_target]} ms vs {other} {starved.AliveP90[Other]} ms");
 
-        // Off: no more long turns, latency back near the baseline.
+        // Off: nothing is blocked any more (at most the turns already blocked finish long), and the reads answer.
+        Assert.Equal(injectionsOn.Target, injectionsAfter.Target);
         Assert.True(turnsAfter.Target - turnsStarved.Target <= 32, "at most the turns already blocked finish long");
-        Assert.True(recovered.ProductP90 < Block.TotalMilliseconds / 2, $"product p90 {recovered.ProductP90} ms after");
         Assert.Equal(0, recovered.Errors);
         var quiet = await LongTurnsAsync();
-        await DriveAsync(TimeSpan.FromSeconds(1));
-        Assert.True((await LongTurnsAsync()).Target - quiet.Target <= 1, "no new long-running turns once off");
 
         // Sync-over-async (Task.Wait): the pool notices the blocked waits and injects threads on the starved silo, which
         // rescues its other work at the cost of a climbing thread count; the turns are just as long.
@@ -130,6 +138,13 @@ public sealed class ResourceStarvationTests(ScenarioProcessesFixture lab, ITestO
         }).ToList();
         await Task.WhenAll(workers.Concat(probes));
         return new Sample(products.Count, errors, string.Join(",", statuses), P90(products), [P90(alive[0]), P90(alive[1])]);
+    }
+
+    /// <summary>The turns the scenario blocked so far, on the targeted silo and on the other.</summary>
+    private async Task<(double Target, double Other)> InjectionsAsync()
+    {
+        var injected = await PerSiloAsync(m => m.Sum("lab_scenario_injections_total", ("scenario", ResourceStarvationScenario.Name)));
+        return _target == 0 ? injected : (injected.Silo2, injected.Silo1);
     }
 
     private async Task<(double Target, double Other)> LongTurnsAsync()
