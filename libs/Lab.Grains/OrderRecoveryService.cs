@@ -60,7 +60,7 @@ public sealed class OrderRecoveryService(
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    logger.LogDebug(ex, "Recovery of order {OrderId} failed; the next round tries again", orderId);
+                    logger.LogWarning("Recovery of order {OrderId} failed ({Error}); the next round tries again", orderId, $"{ex.GetType().Name}: {ex.Message}");
                 }
             }
         }

@@ -198,6 +198,14 @@ internal static class ActorSystemAsserts
         foreach (var violation in violations)
         {
             output.WriteLine($"  {violation}");
+            // What the processes logged about it (its id), so a failure here says where the shop lost track of it.
+            foreach (var process in fixture.Lab.Processes)
+            {
+                foreach (var line in process.Tail(20_000).Split('\n').Where(l => l.Contains(violation.Id, StringComparison.OrdinalIgnoreCase)).TakeLast(20))
+                {
+                    output.WriteLine($"    {process.Name}: {line.Trim()}");
+                }
+            }
         }
 
         Assert.Empty(violations);

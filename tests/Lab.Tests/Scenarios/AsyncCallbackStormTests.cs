@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Lab.Tests.Support;
+using Lab.Scenarios.Shop;
 using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
@@ -10,6 +11,7 @@ namespace Lab.Tests.Scenarios;
 /// subscribers. Counted at both ends: every event reaches every subscriber in each phase; per event, the storm makes one
 /// call per subscriber with hundreds in flight, the cure a fraction of a call with at most the shop's bound in flight.
 /// </summary>
+[ScenarioTest(AsyncCallbackStormScenario.Name)]
 [Collection(ScenarioLabCollection.Name)]
 public sealed class AsyncCallbackStormTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {

@@ -31,6 +31,25 @@ public sealed class CatalogTests
             $"expected \"{(first < 0 ? "" : expected[first])}\", found \"{(first < 0 ? "" : actual[first])}\"");
     }
 
+    [Fact]
+    public void Every_scenario_has_a_test_class_that_proves_it_and_names_it_with_its_store_trait()
+    {
+        var proven = typeof(CatalogTests).Assembly.GetTypes()
+            .SelectMany(type => type.GetCustomAttributes(typeof(ScenarioTestAttribute), inherit: false).Cast<ScenarioTestAttribute>()
+                .SelectMany(attribute => attribute.Scenarios.Select(name => (Name: name, Type: type))))
+            .ToList();
+        Assert.All(proven, p => Assert.True(Registry.Find(p.Name) is not null, $"{p.Type.Name} names '{p.Name}', which the catalog does not have"));
+        var missing = Registry.All.Select(s => s.Meta.Name).Except(proven.Select(p => p.Name)).ToList();
+        Assert.True(missing.Count == 0, $"scenarios no [ScenarioTest] class proves: {string.Join(", ", missing)}");
+
+        // The store trait follows the scenario: a repository hook or a seam bound to the store runs it on both stores.
+        Assert.True(ScenarioTestDiscoverer.TouchesStore([Lab.Scenarios.Shop.NPlusOneQueryScenario.Name]));
+        Assert.True(ScenarioTestDiscoverer.TouchesStore([Lab.Scenarios.Shop.ConnectionLeakScenario.Name])); // a seam bound to the store
+        Assert.True(ScenarioTestDiscoverer.TouchesStore([Lab.Scenarios.Shop.SchemaDriftScenario.Name])); // workers on the database
+        Assert.False(ScenarioTestDiscoverer.TouchesStore([Lab.Scenarios.Shop.HotGrainScenario.Name]));
+        Assert.False(ScenarioTestDiscoverer.TouchesStore([CpuSpikeScenario.Name]));
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void A_scenario_regresses_only_the_seams_it_declares_and_its_cure_restores_what_it_says(string name)

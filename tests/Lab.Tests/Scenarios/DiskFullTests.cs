@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
 
+[ScenarioTest(DiskFullScenario.Name)]
 [Collection(ShopClusterCollection.Name)]
 public sealed class DiskFullTests(ShopClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {

@@ -26,7 +26,7 @@ public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutpu
         var before = await LabMetrics.ScrapeAsync(lab.Services, http, default);
 
         var report = await ExperimentRunner.RunAsync(
-            new ExperimentOptions { Scenario = "retry-storm", Rate = 6, Phase = TimeSpan.FromSeconds(4), WarmUp = TimeSpan.Zero, Seed = 7 },
+            new ExperimentOptions { Scenario = "retry-storm", Rate = 6, Phase = TimeSpan.FromSeconds(3), WarmUp = TimeSpan.Zero, Seed = 7 },
             lab, output.WriteLine, default);
         await Task.Delay(TimeSpan.FromSeconds(1)); // the scrape cache of the exporter
         var after = await LabMetrics.ScrapeAsync(lab.Services, http, default);

@@ -11,6 +11,7 @@ namespace Lab.Tests.Scenarios;
 /// 100 ms; wishes of those customers then fail with 409 (InconsistentStateException, counted as failed); with the cure each
 /// conflict is retried and every wish lands; after disable none conflicts.
 /// </summary>
+[ScenarioTest(GrainStateConflictScenario.Name)]
 [Collection(ScenarioLabCollection.Name)]
 public sealed class GrainStateConflictTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {

@@ -13,6 +13,7 @@ namespace Lab.Tests.Scenarios;
 /// missing-index on the real database: the index is dropped, the order-history query's plan (on its spans) is a full scan
 /// and its time grows with the orders table (measured at two sizes), and the index is back when the scenario ends.
 /// </summary>
+[ScenarioTest(MissingIndexScenario.Name)]
 [Collection(ShopClusterCollection.Name)]
 public sealed class MissingIndexTests(ShopClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {

@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
 
+[ScenarioTest(NPlusOneQueryScenario.Name)]
 [Collection(ShopClusterCollection.Name)]
 public sealed class NPlusOneQueryTests(ShopClusterFixture fixture, ITestOutputHelper output)
 {

@@ -10,6 +10,7 @@ namespace Lab.Tests.Scenarios;
 /// read-through-cache-failure on the product grains: with the cache unusable and the database read behind it failing, the
 /// hot SKU's reads fail while another SKU's succeed; with the cure they answer with the entry the grain had; off, fresh.
 /// </summary>
+[ScenarioTest(ReadThroughCacheFailureScenario.Name)]
 [Collection(ShopClusterCollection.Name)]
 public sealed class ReadThroughCacheFailureTests(ShopClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {

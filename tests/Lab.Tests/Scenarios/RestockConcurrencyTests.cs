@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Dapper;
 using Lab.Tests.Support;
+using Lab.Scenarios.Shop;
 using Xunit.Abstractions;
 
 namespace Lab.Tests.Scenarios;
@@ -13,6 +14,7 @@ namespace Lab.Tests.Scenarios;
 /// the grains reserve from the same rows or other deliveries write them. Lost updates are counted in the database against
 /// stock conservation; conflicts against the version-checked writes, at two levels of concurrency.
 /// </summary>
+[ScenarioTest(DoubleWriteScenario.Name, OptimisticLockingCollisionScenario.Name)]
 [Collection(ScenarioLabCollection.Name)]
 public sealed class RestockConcurrencyTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {

@@ -12,6 +12,7 @@ namespace Lab.Tests.Scenarios;
 /// the primary, which holds the membership) are killed in turn and the launcher starts each again; with the cure each
 /// leaves gracefully (exit code 0), only once the one before it is back; the failed checkouts of both are reported.
 /// </summary>
+[ScenarioTest(RollingRestartScenario.Name)]
 [Collection(ActorSystemLabCollection.Name)]
 public sealed class RollingRestartTests(ActorSystemLabFixture fixture, ITestOutputHelper output)
 {

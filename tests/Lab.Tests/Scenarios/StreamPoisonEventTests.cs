@@ -12,6 +12,7 @@ namespace Lab.Tests.Scenarios;
 /// cannot process are delivered again and again while the views lag; with the cure each is tried three times and parked,
 /// lab verify lists it, and a replay after disable applies it.
 /// </summary>
+[ScenarioTest(StreamPoisonEventScenario.Name)]
 [Collection(ActorSystemLabCollection.Name)]
 public sealed class StreamPoisonEventTests(ActorSystemLabFixture fixture, ITestOutputHelper output)
 {
