@@ -12,21 +12,24 @@ namespace Lab.Cli;
 /// <summary>
 /// <c>lab experiment NAME</c>: starts the embedded lab, runs baseline, fault and fault+cure phases under the same
 /// open-model load, and writes one report that puts the phases side by side.
-/// Exit codes: 0 done, 1 the cure phase broke an invariant, 2 usage error or the lab could not start, 130 interrupted.
+/// <c>lab experiment --all</c> runs every scenario's experiment in turn with short phases and writes one summary of the verdicts.
+/// Exit codes: 0 done, 1 the cure phase broke an invariant (or, with --all, an experiment could not run), 2 usage error or the
+/// lab could not start, 130 interrupted.
 /// </summary>
 public static class ExperimentCommand
 {
     public static Command Create()
     {
         var topology = new TopologyOptions();
-        var name = new Argument<string>("scenario") { Description = "The scenario to study (lab scenario list shows them all)" };
+        var name = new Argument<string?>("scenario") { Description = "The scenario to study (lab scenario list shows them all)", Arity = ArgumentArity.ZeroOrOne };
+        var all = new Option<bool>("--all") { Description = $"Every scenario's experiment in turn (phases of {SuitePhase.TotalSeconds:0} s unless --phase says otherwise), and one summary of the verdicts" };
         var rate = new Option<string?>("--rate") { Description = "Journeys per second in every phase (open model) [default: the rate the scenario's experiment names, else 20/s]" };
-        var phase = new Option<string>("--phase") { Description = "Length of each phase", DefaultValueFactory = _ => "30s" };
+        var phase = new Option<string>("--phase") { Description = "Length of each phase (default 30s; 6s with --all)", DefaultValueFactory = _ => "30s" };
         var mix = new Option<string?>("--mix") { Description = "Journey mix (checkout=70,browse=30) or preset; default: the one that exposes the scenario" };
         var set = new Option<string[]>("--set") { Description = "A fault parameter, key=value (repeatable)", AllowMultipleArgumentsPerToken = false };
         var noCure = new Option<bool>("--no-cure") { Description = "Skip the fault+cure phase" };
         var seed = new Option<int>("--seed") { Description = "Seed of the load and of the scenario's random choices", DefaultValueFactory = _ => 1 };
-        var output = new Option<string?>("--out") { Description = "Directory for the report (default: DATA_DIR/experiments/NAME-TIME)" };
+        var output = new Option<string?>("--out") { Description = "Directory for the report (default: DATA_DIR/experiments/NAME-TIME; with --all, DATA_DIR/experiments/all-TIME)" };
         var format = new Option<string>("--output", "-o")
         {
             Description = "table (for people) or json: experiment.json's document on stdout and nothing else (progress and the lab's messages go to stderr), or {\"error\"}; --out still writes the files.",
@@ -35,12 +38,24 @@ public static class ExperimentCommand
         format.AcceptOnlyFromAmong("table", "json");
         var command = new Command("experiment", "Run a scenario as an experiment: baseline, fault and fault+cure phases under the same load, side by side.");
         command.Arguments.Add(name);
-        foreach (var option in new Option[] { rate, phase, mix, set, noCure, seed, output, format })
+        foreach (var option in new Option[] { all, rate, phase, mix, set, noCure, seed, output, format })
         {
             command.Options.Add(option);
         }
 
         topology.AddTo(command);
+        command.Validators.Add(result =>
+        {
+            var named = result.GetValue(name) is not null;
+            if (result.GetValue(all) == named)
+            {
+                result.AddError(named ? "Give a scenario or --all, not both." : "Name the scenario to study (lab scenario list shows them all), or give --all to run every one.");
+            }
+            else if (!named && (result.GetResult(set) is { Implicit: false } || result.GetResult(mix) is not null))
+            {
+                result.AddError("--set and --mix are one scenario's: with --all each experiment runs with its own parameters and mix.");
+            }
+        });
         command.SetAction(async (result, cancellationToken) =>
         {
             if (result.GetValue(format) == "json")
@@ -57,14 +72,15 @@ public static class ExperimentCommand
 
         async Task<int> RunCommandAsync(ParseResult result, CancellationToken cancellationToken)
         {
+            var suite = result.GetValue(all);
             ExperimentOptions options;
             try
             {
                 options = new ExperimentOptions
                 {
-                    Scenario = result.GetValue(name)!,
+                    Scenario = result.GetValue(name) ?? "",
                     Rate = result.GetValue(rate) is { } text ? LoadSyntax.ParseRate(text, "--rate") : null,
-                    Phase = LoadSyntax.ParseDuration(result.GetValue(phase)!, "--phase"),
+                    Phase = suite && result.GetResult(phase) is null or { Implicit: true } ? SuitePhase : LoadSyntax.ParseDuration(result.GetValue(phase)!, "--phase"),
                     Mix = result.GetValue(mix),
                     Set = (result.GetValue(set) ?? []).Select(text => LoadSyntax.ParseKeyValue(text)).ToDictionary(),
                     WithCure = !result.GetValue(noCure),
@@ -77,6 +93,13 @@ public static class ExperimentCommand
                 return JsonOutput.Error(ex.Message);
             }
 
+            if (suite)
+            {
+                var lab = topology.Read(result);
+                var directory = result.GetValue(output) ?? Path.Combine(lab.DataDirectory, "experiments", $"all-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}");
+                return await ExperimentSuite.RunAsync(lab, options, directory, result.GetValue(format) == "json", cancellationToken);
+            }
+
             ExperimentSpec spec;
             try
             {
@@ -87,11 +110,14 @@ public static class ExperimentCommand
                 return JsonOutput.Error(ex.Message);
             }
 
-            var lab = WithSettings(topology.Read(result), spec.Settings);
-            return await LabSession.RunAsync(lab, (running, token) => RunAsync(running, options, result.GetValue(output), token),
+            var single = WithSettings(topology.Read(result), spec.Settings);
+            return await LabSession.RunAsync(single, (running, token) => RunAsync(running, options, result.GetValue(output), token),
                 waitForStop: false, cancellationToken);
         }
     }
+
+    /// <summary>The length of each phase with --all: short, so the whole catalog runs in well under an hour.</summary>
+    public static readonly TimeSpan SuitePhase = TimeSpan.FromSeconds(6);
 
     /// <summary>Runs the experiment on a running lab, prints and writes the report. Used by <c>lab demo</c> too.</summary>
     public static async Task<(int ExitCode, ExperimentReport? Report)> RunOnAsync(RunningLab lab, ExperimentOptions options, string? output,

@@ -138,8 +138,9 @@ public static class LabLauncher
         if (otlpEndpoint is not null)
         {
             settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpEndpoint;
-            // Export every second rather than every five, so a trace shows up while the user still looks for it.
-            settings["OTEL_BSP_SCHEDULE_DELAY"] = "1000";
+            // Export every second rather than every five, so a trace shows up while the user still looks for it (unless the
+            // lab's settings say otherwise: the test labs export more often, to read their traces back sooner).
+            settings.TryAdd("OTEL_BSP_SCHEDULE_DELAY", "1000");
             // Under load a checkout makes dozens of spans; the default queue of 2048 would drop the slowest traces.
             settings["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536";
             settings["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "2048";

@@ -16,6 +16,7 @@ namespace Lab.Tests.EndToEnd;
 /// answer must be below 500, every 4xx a problem document with its status; afterwards every process is alive and
 /// <c>lab verify</c> finds nothing. A failing case is shrunk to the smallest one CsCheck can find and printed.
 /// </summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 [Collection(LabProcessesCollection.Name)]
 public sealed class BadInputPropertyTests(LabProcessesFixture fixture, ITestOutputHelper output)
 {

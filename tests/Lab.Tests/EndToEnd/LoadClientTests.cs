@@ -5,6 +5,7 @@ using Spectre.Console.Testing;
 
 namespace Lab.Tests.EndToEnd;
 
+[Trait(TestStore.Trait, TestStore.Independent)]
 [Collection(LabProcessesCollection.Name)]
 public sealed class LoadClientTests(LabProcessesFixture fixture)
 {

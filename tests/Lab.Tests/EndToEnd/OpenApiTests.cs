@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace Lab.Tests.EndToEnd;
 
 /// <summary>The OpenAPI documents the storefront and payments serve declare what each operation answers, and say what it does.</summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 [Collection(LabProcessesCollection.Name)]
 public sealed class OpenApiTests(LabProcessesFixture fixture, ITestOutputHelper output)
 {
@@ -31,7 +32,6 @@ public sealed class OpenApiTests(LabProcessesFixture fixture, ITestOutputHelper 
 
     /// <summary>Both documents lint clean with Spectral's oas ruleset: no error, no warning.</summary>
     [Fact]
-    [Trait(TestStore.Trait, TestStore.Independent)]
     public async Task The_documents_lint_clean_with_spectral()
     {
         var spectral = await SpectralAsync();

@@ -11,8 +11,8 @@ namespace Lab.Tests.EndToEnd;
 
 /// <summary>
 /// A 3-silo lab of real processes (on PostgreSQL: ADO.NET clustering through the membership table; on SQLite:
-/// localhost clustering) loses a silo to SIGKILL in the middle of a checkout load, three times in a row (the killed
-/// silo is started again between rounds). Each time the survivors declare it dead, its grains come back on them,
+/// localhost clustering) loses a silo to SIGKILL in the middle of a checkout load: on PostgreSQL three times in a row (the
+/// killed silo is started again between rounds; its membership row is the one reused), on SQLite once. Each time the survivors declare it dead, its grains come back on them,
 /// checkouts succeed again, every order it held mid-saga is resumed, and every order event its stream queues lost is
 /// published again from the orders' outbox: `lab verify` finds the books clean and the projection equal to the orders.
 /// </summary>
@@ -26,10 +26,10 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
     private static readonly TimeSpan StuckAfter = TimeSpan.FromSeconds(10);
 
     // Never silo-1: on SQLite it is the primary silo that localhost clustering cannot do without.
-    private static readonly string[] Victims = ["silo-3", "silo-2", "silo-3"];
+    private static readonly string[] Victims = TestDatabases.IsPostgres ? ["silo-3", "silo-2", "silo-3"] : ["silo-3"];
 
     [Fact]
-    public async Task A_three_silo_lab_survives_a_silo_killed_under_load_three_times_with_no_order_or_event_lost()
+    public async Task A_three_silo_lab_survives_a_silo_killed_under_load_with_no_order_or_event_lost()
     {
         using var directory = new TempDirectory("lab-failover");
         await using var databases = new TestLabDatabases();

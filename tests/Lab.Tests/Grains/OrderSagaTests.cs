@@ -1,5 +1,6 @@
 using Dapper;
 using Lab.Contracts;
+using Lab.Tests.Scenarios;
 using Lab.Tests.Support;
 
 namespace Lab.Tests.Grains;
@@ -100,22 +101,6 @@ public sealed class OrderSagaTests(ShopClusterFixture fixture)
     }
 
     [Fact]
-    public async Task A_reservation_not_committed_in_time_expires_and_its_stock_returns()
-    {
-        var inventory = fixture.Client.GetGrain<IInventoryGrain>("SKU-00020");
-        var before = (await inventory.GetStockAsync())!;
-        var orderId = Guid.NewGuid();
-
-        Assert.Equal(ReservationOutcome.Reserved, (await inventory.ReserveAsync(orderId, 4)).Outcome);
-        Assert.Equal(before.Available - 4, (await inventory.GetStockAsync())!.Available);
-        await Eventually.GetAsync(() => inventory.GetStockAsync(), stock => stock!.Reserved == before.Reserved,
-            ShopClusterFixture.ReservationTtl * 3, "reservation expired");
-
-        Assert.Equal(CommitOutcome.NotReserved, await inventory.CommitAsync(orderId));
-        Assert.Equal(before, await inventory.GetStockAsync());
-    }
-
-    [Fact]
     public async Task Order_history_lists_the_newest_orders_with_their_lines()
     {
         using var connection = fixture.OpenShopDatabase();
@@ -142,4 +127,25 @@ public sealed class OrderSagaTests(ShopClusterFixture fixture)
     }
 
     private async Task<StockLevel> Stock(string sku) => (await fixture.Client.GetGrain<IInventoryGrain>(sku).GetStockAsync())!;
+}
+
+/// <summary>Reservations on a cluster whose reservations expire after 2 s: one never committed frees its stock.</summary>
+[Collection(ShortReservationsClusterCollection.Name)]
+public sealed class ReservationExpiryTests(ShortReservationsClusterFixture cluster)
+{
+    [Fact]
+    public async Task A_reservation_not_committed_in_time_expires_and_its_stock_returns()
+    {
+        var inventory = cluster.Shop.Client.GetGrain<IInventoryGrain>("SKU-00020");
+        var before = (await inventory.GetStockAsync())!;
+        var orderId = Guid.NewGuid();
+
+        Assert.Equal(ReservationOutcome.Reserved, (await inventory.ReserveAsync(orderId, 4)).Outcome);
+        Assert.Equal(before.Available - 4, (await inventory.GetStockAsync())!.Available);
+        await Eventually.GetAsync(() => inventory.GetStockAsync(), stock => stock!.Reserved == before.Reserved,
+            ShortReservationsClusterFixture.ReservationTtl * 3, "reservation expired");
+
+        Assert.Equal(CommitOutcome.NotReserved, await inventory.CommitAsync(orderId));
+        Assert.Equal(before, await inventory.GetStockAsync());
+    }
 }

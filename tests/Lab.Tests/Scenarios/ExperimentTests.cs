@@ -12,6 +12,7 @@ namespace Lab.Tests.Scenarios;
 /// `lab experiment retry-storm` on real processes: three phases under the same load, and figures that agree with
 /// what the test itself reads from the lab's metrics and databases.
 /// </summary>
+[Trait(TestStore.Trait, TestStore.Independent)]
 [Collection(ScenarioProcessesCollection.Name)]
 public sealed class ExperimentTests(ScenarioProcessesFixture fixture, ITestOutputHelper output) : IDisposable
 {

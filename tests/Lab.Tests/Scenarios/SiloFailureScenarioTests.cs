@@ -80,7 +80,7 @@ public sealed class MembershipSplitTests(ActorSystemLabFixture fixture, ITestOut
         await fixture.ResetEverywhereAsync();
         await fixture.WaitAllHealthyAsync(TimeSpan.FromSeconds(30));
         var victim = fixture.Lab.Processes.Single(p => p.Name == Victim);
-        var freeze = TimeSpan.FromSeconds(6);
+        var freeze = TimeSpan.FromSeconds(10);
 
         await using var load = new CheckoutLoad(fixture.Storefront, shoppers: 4, firstCustomer: 270, firstSku: 150, skus: 30);
         await Eventually.GetAsync(() => Task.FromResult(load.Confirmed), confirmed => confirmed >= 8, TimeSpan.FromSeconds(30), "checkouts confirm before the freeze");

@@ -85,6 +85,8 @@ public sealed class LabProcessesFixture : IAsyncLifetime
                     ["Seed__MinStock"] = SeededStock.ToString(),
                     ["Seed__MaxStock"] = SeededStock.ToString(),
                     ["Orleans__ResponseTimeout"] = "00:00:10",
+                    // Spans reach the viewer within a fifth of a second, so a test reads its own trace back soon after.
+                    ["OTEL_BSP_SCHEDULE_DELAY"] = ((int)TelemetryViewer.ExportInterval.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 },
             };
             if (topology.Ports().All(port => LoopbackPorts.IsFree(port.Port)))

@@ -80,13 +80,17 @@ public sealed class TestTrace
 /// <summary>Reads traces from the Aspire dashboard the lab started (GET /api/telemetry/traces/{id}).</summary>
 public sealed class TelemetryViewer(string baseUrl) : IDisposable
 {
-    /// <summary>How often each lab process exports its spans (OTEL_BSP_SCHEDULE_DELAY as the launcher sets it).</summary>
-    public static readonly TimeSpan ExportInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How often each process of a test lab exports its spans (its OTEL_BSP_SCHEDULE_DELAY).</summary>
+    public static readonly TimeSpan ExportInterval = TimeSpan.FromMilliseconds(200);
+
+    // A trace counts as whole once it has not changed for this long: many export intervals, so a process that exports late
+    // on a busy machine is waited for.
+    private static readonly TimeSpan Stable = TimeSpan.FromSeconds(1);
 
     private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(5) };
 
     /// <summary>
-    /// The whole trace once every process has exported its part: read until two reads one and a half export intervals apart
+    /// The whole trace once every process has exported its part: read until two reads a second apart (five export intervals)
     /// find the same spans, and <paramref name="complete"/> (when given) holds. Bounded by <paramref name="bound"/> (default 30 s).
     /// </summary>
     public async Task<List<ViewerSpan>> SettledTraceAsync(string traceId, Func<List<ViewerSpan>, bool>? complete = null, TimeSpan? bound = null)
@@ -96,7 +100,7 @@ public sealed class TelemetryViewer(string baseUrl) : IDisposable
         var last = await ReadTraceAsync(traceId);
         while (true)
         {
-            await Task.Delay(ExportInterval * 1.5);
+            await Task.Delay(Stable);
             var now = await ReadTraceAsync(traceId);
             if (now.Count > 0 && now.Count == last.Count && (complete is null || complete(now)))
             {
