@@ -19,6 +19,7 @@ public sealed class CatalogTests
     [Fact]
     public void The_committed_catalog_document_is_what_the_code_says()
     {
+        InjectedFlake.FailOnce();
         var path = Path.Combine(LabPaths.RepositoryRoot, ScenarioDocsCommand.DefaultPath);
         Assert.True(File.Exists(path), $"{path} is missing: run `lab scenario docs`.");
         var committed = File.ReadAllText(path).ReplaceLineEndings("\n");
