@@ -10,6 +10,8 @@ namespace Lab.Scenarios.Tests;
 
 public sealed class HttpHookTests : IAsyncLifetime
 {
+    private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(300);
+
     private LabWebHost _host = null!;
 
     public async Task InitializeAsync()
@@ -31,17 +33,20 @@ public sealed class HttpHookTests : IAsyncLifetime
     [Fact]
     public async Task Fixed_latency_at_the_http_server_delays_the_targeted_route_only_and_recovers()
     {
-        await _host.EnableAsync("fixed-latency", """{"parameters":{"delay":"300ms","hook":"http-server"},"target":{"route":"/api/ping"}}""");
+        using var injections = new InjectionCounter();
+        await _host.EnableAsync("fixed-latency", $$$"""{"parameters":{"delay":"{{{Delay.TotalMilliseconds}}}ms","hook":"http-server"},"target":{"route":"/api/ping"}}""");
 
+        // The targeted route is delayed once, and waits for it (at least half the delay: timers are coarse).
         var slow = await Waits.TimeAsync(() => _host.Client.GetStringAsync("api/ping"));
-        Assert.True(slow >= TimeSpan.FromMilliseconds(290), $"targeted route took {slow.TotalMilliseconds} ms");
+        Assert.Equal(1, injections.Of("fixed-latency"));
+        Assert.True(slow >= Delay / 2, $"targeted route took {slow.TotalMilliseconds} ms for a {Delay.TotalMilliseconds} ms delay");
 
-        var other = await Waits.TimeAsync(() => _host.Client.GetStringAsync("api/items/7"));
-        Assert.True(other < TimeSpan.FromMilliseconds(250), $"untargeted route took {other.TotalMilliseconds} ms");
-
+        // Another route, and the same route after disable, meet no injection.
+        await _host.Client.GetStringAsync("api/items/7");
+        Assert.Equal(1, injections.Of("fixed-latency"));
         await _host.DisableAsync("fixed-latency");
-        var recovered = await Waits.TimeAsync(() => _host.Client.GetStringAsync("api/ping"));
-        Assert.True(recovered < TimeSpan.FromMilliseconds(250), $"after disable the route took {recovered.TotalMilliseconds} ms");
+        await _host.Client.GetStringAsync("api/ping");
+        Assert.Equal(1, injections.Of("fixed-latency"));
     }
 
     [Fact]
@@ -124,14 +129,16 @@ public sealed class HttpHookTests : IAsyncLifetime
     public async Task Fixed_latency_at_the_http_client_delays_outgoing_calls()
     {
         using var downstream = _host.CreateDownstreamClient();
-        await _host.EnableAsync("fixed-latency", """{"parameters":{"delay":"300ms","hook":"http-client"},"target":{"remoteHost":"127.0.0.1:*"}}""");
+        using var injections = new InjectionCounter();
+        await _host.EnableAsync("fixed-latency", $$$"""{"parameters":{"delay":"{{{Delay.TotalMilliseconds}}}ms","hook":"http-client"},"target":{"remoteHost":"127.0.0.1:*"}}""");
 
         var slow = await Waits.TimeAsync(() => downstream.GetStringAsync("api/ping"));
-        Assert.True(slow >= TimeSpan.FromMilliseconds(290), $"client call took {slow.TotalMilliseconds} ms");
+        Assert.Equal(1, injections.Of("fixed-latency"));
+        Assert.True(slow >= Delay / 2, $"client call took {slow.TotalMilliseconds} ms for a {Delay.TotalMilliseconds} ms delay");
 
         await _host.DisableAsync("fixed-latency");
-        var fast = await Waits.TimeAsync(() => downstream.GetStringAsync("api/ping"));
-        Assert.True(fast < TimeSpan.FromMilliseconds(250), $"after disable the client call took {fast.TotalMilliseconds} ms");
+        await downstream.GetStringAsync("api/ping");
+        Assert.Equal(1, injections.Of("fixed-latency"));
     }
 
     [Fact]

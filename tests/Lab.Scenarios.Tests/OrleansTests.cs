@@ -147,19 +147,23 @@ namespace Lab.Scenarios.Tests
         [Fact]
         public async Task Fixed_latency_delays_grain_calls_through_the_incoming_filter_then_recovers()
         {
-            var before = await Time(() => Ping("a"));
+            var delay = TimeSpan.FromMilliseconds(300);
+            using var injections = new InjectionCounter();
             await fixture.EnableAsync(new ScenarioRequest(
-                "fixed-latency", ImmutableDictionary<string, string>.Empty.Add("delay", "300ms"), PingTarget, Actor: "test"));
+                "fixed-latency", ImmutableDictionary<string, string>.Empty.Add("delay", $"{delay.TotalMilliseconds}ms"), PingTarget, Actor: "test"));
 
+            // The targeted grain's call is delayed once and waits for it (at least half the delay: timers are coarse).
             var slow = await Time(() => Ping("a"));
-            Assert.True(slow >= TimeSpan.FromMilliseconds(290), $"grain call took {slow.TotalMilliseconds} ms with the delay on");
-            var outside = await Time(() => fixture.Cluster.Client.GetGrain<IOutsideGrain>("x").PingAsync());
-            Assert.True(outside < TimeSpan.FromMilliseconds(250), $"non-lab grain took {outside.TotalMilliseconds} ms");
+            Assert.Equal(1, injections.Of("fixed-latency"));
+            Assert.True(slow >= delay / 2, $"grain call took {slow.TotalMilliseconds} ms with a {delay.TotalMilliseconds} ms delay on");
 
+            // A grain outside the target, and the targeted one after disable, meet no injection.
+            await fixture.Cluster.Client.GetGrain<IOutsideGrain>("x").PingAsync();
+            Assert.Equal(1, injections.Of("fixed-latency"));
             await fixture.DisableAsync("fixed-latency");
             var after = await Time(() => Ping("a"));
-            output.WriteLine($"ping before {before.TotalMilliseconds:0.0} ms, with 300ms delay {slow.TotalMilliseconds:0.0} ms, after {after.TotalMilliseconds:0.0} ms");
-            Assert.True(after < TimeSpan.FromMilliseconds(250), $"grain call took {after.TotalMilliseconds} ms after disable");
+            output.WriteLine($"ping with a {delay.TotalMilliseconds} ms delay {slow.TotalMilliseconds:0.0} ms, after disable {after.TotalMilliseconds:0.0} ms");
+            Assert.Equal(1, injections.Of("fixed-latency"));
         }
 
         [Fact]

@@ -68,7 +68,7 @@ public sealed class SlowDbQueryTests(ShopClusterFixture fixture, ITestOutputHelp
     {
         using var telemetry = new TelemetryCapture();
         await _scenarios.EnableAsync(SlowDbQueryScenario.Name,
-            new Dictionary<string, string> { ["delay"] = "200ms", ["statement"] = "ORDER BY popularity_rank" });
+            new Dictionary<string, string> { ["delay"] = $"{Delay.TotalMilliseconds}ms", ["statement"] = "ORDER BY popularity_rank" });
 
         var search = await CallsAsync(Search, telemetry);
         var history = await CallsAsync(History, telemetry);
@@ -77,7 +77,7 @@ public sealed class SlowDbQueryTests(ShopClusterFixture fixture, ITestOutputHelp
         Assert.All(search.Spans("catalog.search"), span =>
         {
             Assert.Equal(SlowDbQueryScenario.Name, span.GetTagItem("lab.scenario"));
-            Assert.True(span.Duration >= TimeSpan.FromMilliseconds(200) / 2, $"search span {Ms(span.Duration)} ms");
+            Assert.True(span.Duration >= Delay / 2, $"search span {Ms(span.Duration)} ms for a {Ms(Delay)} ms delay");
         });
         Assert.Equal(Samples, search.Spans("catalog.search").Count);
         // Other statements are not delayed: no history span carries the scenario.

@@ -39,8 +39,9 @@ public sealed class TimeoutTooShortTests(ScenarioLabFixture fixture, ITestOutput
         await fixture.DisableEverywhereAsync(TimeoutTooShortScenario.Name);
 
         // Payments was healthy all along: it served every attempt that reached it in its usual time (an authorisation of 20 ms,
-        // longer than the client waited) and logged it 499 (the client had closed it), never 5xx. (The saga's compensation, its
-        // own calls to payments under the same timeout, may leave a charge on a busy machine: not counted here.)
+        // longer than the client waited), never 5xx. It logs 499 when it sees the client gone before it answers, 201 when its
+        // answer went out first (a race with the closing connection: both seen). (The saga's compensation, its own calls to
+        // payments under the same timeout, may leave a charge on a busy machine: not counted here.)
         var spans = await fixture.SettledTraceAsync(trace, found => found.Count(IsCharge) >= Checkouts);
         var charges = spans.Where(IsCharge).ToList();
         output.WriteLine($"{Checkouts} checkouts: {charges.Count} charge requests reached payments, answered " +
@@ -49,7 +50,7 @@ public sealed class TimeoutTooShortTests(ScenarioLabFixture fixture, ITestOutput
         Assert.True(charges.Count >= Checkouts, $"{charges.Count} charge requests reached payments");
         Assert.All(charges, charge =>
         {
-            Assert.Equal("499", charge.Attribute("http.response.status_code"));
+            Assert.Contains(charge.Attribute("http.response.status_code"), new[] { "499", "201" });
             Assert.True(charge.Duration >= ClientTimeout, $"payments answered a charge in {charge.Duration.TotalMilliseconds:0.0} ms, within the client's timeout");
         });
         Assert.True(cured.Status == HttpStatusCode.Created, $"checkout with the cure: {(int)cured.Status} {cured.Body}");
