@@ -17,7 +17,9 @@ namespace Lab.Tests.Scenarios;
 public sealed class ThreadPoolExhaustionTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {
     private const string ThreadCount = "dotnet_thread_pool_thread_count_total";
-    private const int Blocked = 8;
+    // Far more blockers than payments' pool has threads (about 5 idle) or can add while the test probes it (the pool injects
+    // a thread every half second or so when starved): with 8 it had grown to 11 by the probe once, and the probe found a free one.
+    private const int Blocked = 32;
     private static readonly TimeSpan Hold = TimeSpan.FromSeconds(2);
 
     [Fact]
@@ -40,7 +42,8 @@ public sealed class ThreadPoolExhaustionTests(ScenarioLabFixture fixture, ITestO
         var threadsDuring = await ScrapeSlowAsync("payments", ThreadCount);
         await fixture.WaitAppliedEverywhereAsync(version, TimeSpan.FromSeconds(30));
 
-        await fixture.DisableEverywhereAsync(ThreadPoolExhaustionScenario.Name);
+        // The starved process applies the change when its poll gets a thread: behind the blockers queued before it.
+        await fixture.DisableEverywhereAsync(ThreadPoolExhaustionScenario.Name, TimeSpan.FromSeconds(30));
         var after = await AliveLatenciesAsync("payments", 3);
         output.WriteLine($"payments /alive max: starved {starvedMs.Max():0} ms (storefront meanwhile {otherMs.Max():0} ms), after {after.Max():0} ms; " +
                          $"pool threads {threadsBefore} -> {threadsDuring}");

@@ -87,6 +87,11 @@ public sealed class LabProcessesFixture : IAsyncLifetime
                     ["Orleans__ResponseTimeout"] = "00:00:10",
                     // Spans reach the viewer within a fifth of a second, so a test reads its own trace back soon after.
                     ["OTEL_BSP_SCHEDULE_DELAY"] = ((int)TelemetryViewer.ExportInterval.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    // Tests count spans: none may be lost on a busy machine, where the viewer can be slow to take a batch. A queue
+                    // that does not overflow, a batch that waits longer for the viewer, and another try when it fails.
+                    ["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536",
+                    ["OTEL_EXPORTER_OTLP_TIMEOUT"] = "30000",
+                    ["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"] = "in_memory",
                 },
             };
             if (topology.Ports().All(port => LoopbackPorts.IsFree(port.Port)))

@@ -93,13 +93,14 @@ public class ScenarioLabFixture : IAsyncLifetime
         return activation;
     }
 
-    public async Task DisableEverywhereAsync(string name)
+    /// <summary>Disables a scenario and waits until every process applied it (within <paramref name="bound"/>, 5 s unless given).</summary>
+    public async Task DisableEverywhereAsync(string name, TimeSpan? bound = null)
     {
         using var response = await Control.DeleteAsync($"/lab/scenarios/{name}");
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"disable {name}: {(int)response.StatusCode} {text}");
         using var document = JsonDocument.Parse(text);
-        await WaitAppliedEverywhereAsync(document.RootElement.GetProperty("version").GetInt64(), TimeSpan.FromSeconds(5));
+        await WaitAppliedEverywhereAsync(document.RootElement.GetProperty("version").GetInt64(), bound ?? TimeSpan.FromSeconds(5));
     }
 
     /// <summary>POST /lab/reset and wait until every process runs the empty set.</summary>
