@@ -23,7 +23,8 @@ public sealed class CustomerGrain(
     private const int MaxWishes = 100;
 
     /// <summary>Tries of a write whose stored state changed meanwhile, with the shop's own conflict handling.</summary>
-    private const int MaxWriteAttempts = 3;
+    /// <summary>Writes of one change, the first and its retries after conflicts, before the change is given up.</summary>
+    public const int MaxWriteAttempts = 3;
 
     private bool? _exists;
 

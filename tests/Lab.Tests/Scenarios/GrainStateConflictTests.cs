@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Lab.Grains;
 using Lab.Scenarios.Shop;
 using Lab.Tests.Support;
 using Xunit.Abstractions;
@@ -24,9 +25,13 @@ public sealed class GrainStateConflictTests(ScenarioLabFixture fixture, ITestOut
         await fixture.ResetEverywhereAsync();
         var body = $$"""{"parameters":{"customers":{{Customers}},"interval":"100ms"},"ttl":"2m"}""";
         await fixture.EnableEverywhereAsync(GrainStateConflictScenario.Name, body);
+        var naiveFailedBefore = await fixture.SiloSumAsync(Conflicts, ("outcome", "failed"));
+        var naiveRetriedBefore = await fixture.SiloSumAsync(Conflicts, ("outcome", "retried"));
         var naive = await WishesAsync(firstSku: 20);
+        await Task.Delay(400); // past the scrape cache
         var failedBefore = await fixture.SiloSumAsync(Conflicts, ("outcome", "failed"));
         var retriedBefore = await fixture.SiloSumAsync(Conflicts, ("outcome", "retried"));
+        var (failedNaive, retriedNaive) = (failedBefore - naiveFailedBefore, retriedBefore - naiveRetriedBefore);
         await fixture.EnableEverywhereAsync(GrainStateConflictScenario.Name, body.Replace("\"parameters\":{", "\"parameters\":{\"cure\":\"true\",", StringComparison.Ordinal));
         var cured = await WishesAsync(firstSku: 40);
         await Task.Delay(400); // past the scrape cache
@@ -36,14 +41,21 @@ public sealed class GrainStateConflictTests(ScenarioLabFixture fixture, ITestOut
         var after = await WishesAsync(firstSku: 60);
         var lists = await Task.WhenAll(Enumerable.Range(1, Customers).Select(c => ScenarioLabFixture.GetJsonAsync(fixture.Storefront, $"/api/customers/{c}/wishlist")));
         output.WriteLine($"wishes of {Customers} customers with the clean-up writing beside their grains: {Describe(naive)}; with the cure {Describe(cured)} " +
-                         $"(conflicts retried {retriedCured}, failed {failedCured}); after disable {Describe(after)}; lists hold " +
+                         $"(conflicts retried {retriedCured}, failed {failedCured}; without it {retriedNaive} and {failedNaive}); after disable {Describe(after)}; lists hold " +
                          string.Join(", ", lists.Select(l => l.GetProperty("skus").GetArrayLength())));
 
+        // Without the cure every conflict fails the wish at once: each 409 is one failed write, none retried.
         Assert.Contains(HttpStatusCode.Conflict, naive.Select(w => w.Status));
         Assert.Contains(naive, w => w.Body.Contains("InconsistentStateException", StringComparison.Ordinal) || w.Body.Contains("changed", StringComparison.Ordinal));
-        Assert.All(cured, w => Assert.Equal(HttpStatusCode.OK, w.Status));
+        Assert.Equal(naive.Count(w => w.Status == HttpStatusCode.Conflict), failedNaive);
+        Assert.Equal(0, retriedNaive);
+        // With the cure each conflict is reloaded and retried; a wish is lost only when every one of its writes met the
+        // clean-up (a busy machine stretches a reload and write past the clean-up's 100 ms now and then: once in nine soak runs).
         Assert.True(retriedCured > 0, "no conflict was retried with the cure: the second writer was not there");
-        Assert.Equal(0, failedCured);
+        Assert.Equal(cured.Count(w => w.Status == HttpStatusCode.Conflict), failedCured);
+        Assert.All(cured, w => Assert.Contains(w.Status, new[] { HttpStatusCode.OK, HttpStatusCode.Conflict }));
+        Assert.True(retriedCured >= (CustomerGrain.MaxWriteAttempts - 1) * failedCured,
+            $"{failedCured} wishes lost with the cure after only {retriedCured} retries");
         Assert.All(after, w => Assert.Equal(HttpStatusCode.OK, w.Status));
     }
 
