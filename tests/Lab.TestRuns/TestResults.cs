@@ -30,8 +30,16 @@ public sealed record TestRun(string File, IReadOnlyList<TestResult> Results, int
 {
     private static readonly XNamespace Trx = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
 
-    // The blame collector names the test that was running when it killed a hung (or crashed) test host.
-    private static readonly string[] AbortMarkers = ["The test running when the crash occurred:", "was aborted", "hang"];
+    // What the test platform writes when a test host died: the blame collector's inactivity timeout (a hang), the run's
+    // abort, and the test that was running at a crash. Whole phrases, matched case-sensitively on lines that are not the
+    // adapter's own "[xUnit.net ...]" echo of a test's output or name (a test named "..._changed_..." is not a hang).
+    private static readonly string[] AbortMarkers =
+    [
+        "The specified inactivity time of",
+        "The active test run was aborted",
+        "Test host process crashed",
+        "The test running when the crash occurred",
+    ];
 
     public static TestRun Read(string file)
     {
@@ -60,10 +68,16 @@ public sealed record TestRun(string File, IReadOnlyList<TestResult> Results, int
         var counters = root.Descendants(Trx + "Counters").FirstOrDefault();
         var aborted = root.Descendants(Trx + "RunInfo")
             .Select(info => info.Element(Trx + "Text")?.Value ?? "")
-            .Where(text => AbortMarkers.Any(marker => text.Contains(marker, StringComparison.OrdinalIgnoreCase)))
+            .Where(IsAbort)
             .ToList();
         return new TestRun(file, results, Count(counters, "passed"), Count(counters, "failed"), aborted);
     }
+
+    /// <summary>Whether a run message says a test host died (hung or crashed) rather than echoing a test's output.</summary>
+    public static bool IsAbort(string text) =>
+        text.Split('\n').Any(line =>
+            !line.TrimStart().StartsWith("[xUnit.net", StringComparison.Ordinal)
+            && AbortMarkers.Any(marker => line.Contains(marker, StringComparison.Ordinal)));
 
     /// <summary>Every .trx file under <paramref name="directory"/> (none when it does not exist).</summary>
     public static IReadOnlyList<TestRun> ReadAll(string directory) =>
