@@ -20,6 +20,7 @@ public sealed partial class ControlPanelTests(ScenarioLabFixture fixture, Browse
     : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan FirstRender = TimeSpan.FromSeconds(30);
     private readonly List<IBrowserContext> _contexts = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -42,7 +43,9 @@ public sealed partial class ControlPanelTests(ScenarioLabFixture fixture, Browse
 
         // The token left the address bar; the catalog is grouped by category and the search narrows it.
         Assert.DoesNotContain("token", page.Url);
-        await Expect(page.Locator("#catalog-list .category h3").First).ToBeVisibleAsync();
+        // The first page of a fresh browser context (sign-in, then the catalog and state requests) on a busy machine: waited
+        // for longer than the steps after it, which only wait for the page to react.
+        await Expect(page.Locator("#catalog-list .category h3").First).ToBeVisibleAsync(new() { Timeout = (float)FirstRender.TotalMilliseconds });
         await page.GetByLabel("Search").FillAsync("error-burst");
         await Expect(page.Locator("details.scenario:visible")).ToHaveCountAsync(1);
         var scenario = page.Locator("#scenario-error-burst");

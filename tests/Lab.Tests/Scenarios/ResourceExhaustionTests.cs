@@ -90,7 +90,12 @@ public sealed class ThreadPoolExhaustionTests(ScenarioLabFixture fixture, ITestO
 [Collection(ScenarioLabCollection.Name)]
 public sealed class MemoryPressureTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {
-    private static readonly TimeSpan Window = TimeSpan.FromSeconds(3);
+    // The window under pressure ends once silo-1 has run this many gen2 collections (the collector's budget for the large
+    // object heap adapts, and a busy machine allocates more slowly, so a fixed window would count anything from 4 to 20);
+    // the pooled window and silo-2's count are taken over a window as long.
+    private const int PressedCollections = 8;
+    private static readonly TimeSpan MinWindow = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MaxWindow = TimeSpan.FromSeconds(30);
     private const long Rate = 256L << 20;
 
     [Fact]
@@ -100,21 +105,22 @@ public sealed class MemoryPressureTests(ScenarioLabFixture fixture, ITestOutputH
         var heapBefore = (await fixture.ScrapeAsync("silo-1")).Sum("dotnet_gc_last_collection_heap_size_bytes");
         await fixture.EnableEverywhereAsync(MemoryPressureScenario.Name,
             """{"parameters":{"rate":"256MB","buffer":"1MB","duration":"60s"},"target":{"service":"silo-1"},"ttl":"2m"}""");
-        var pressed = await Gen2OverAsync();
+        var pressed = await Gen2OverAsync(MinWindow, until: PressedCollections);
         var committedPressed = (await fixture.ScrapeAsync("silo-1")).Sum("dotnet_gc_last_collection_memory_committed_size_bytes");
         await fixture.EnableEverywhereAsync(MemoryPressureScenario.Name,
             """{"parameters":{"rate":"256MB","buffer":"1MB","duration":"60s","cure":"true"},"target":{"service":"silo-1"},"ttl":"2m"}""");
         await Task.Delay(500); // the last unpooled buffers are collected
-        var cured = await Gen2OverAsync();
+        var cured = await Gen2OverAsync(pressed.Window);
         await fixture.DisableEverywhereAsync(MemoryPressureScenario.Name);
         await Task.Delay(400); // past the scrape cache
         var committedAfter = (await fixture.ScrapeAsync("silo-1")).Sum("dotnet_gc_last_collection_memory_committed_size_bytes");
         output.WriteLine($"silo-1 GC committed memory: {committedPressed / 1048576.0:0} MiB under pressure, {committedAfter / 1048576.0:0} MiB after disable");
-        output.WriteLine($"gen2 collections in {Window.TotalSeconds:0} s, silo-1 / silo-2: pressure {pressed.Silo1} / {pressed.Silo2}, " +
+        output.WriteLine($"gen2 collections in {pressed.Window.TotalSeconds:0.0} s, silo-1 / silo-2: pressure {pressed.Silo1} / {pressed.Silo2}, " +
                          $"pooled {cured.Silo1} / {cured.Silo2}; silo-1 heap {heapBefore / 1048576.0:0} -> {pressed.Heap1 / 1048576.0:0} -> {cured.Heap1 / 1048576.0:0} MiB");
 
         // Under pressure the targeted silo collects gen2 far more often than the other silo over the same window; pooled, the
-        // same work collects far less (compared within this run, window against window).
+        // same work collects far less (compared within this run, window against window of the same length).
+        Assert.True(pressed.Silo1 >= PressedCollections, $"silo-1 ran only {pressed.Silo1} gen2 collections in {MaxWindow.TotalSeconds:0} s under pressure");
         Assert.True(pressed.Silo1 >= pressed.Silo2 + 5, $"silo-1 ran {pressed.Silo1} gen2 collections under pressure, silo-2 {pressed.Silo2}");
         Assert.True(pressed.Silo1 >= 3 * Math.Max(1, pressed.Silo2), $"silo-2 collected as often ({pressed.Silo2}) as the targeted silo-1 ({pressed.Silo1})");
         Assert.True(cured.Silo1 < pressed.Silo1 / 2, $"silo-1 still ran {cured.Silo1} gen2 collections with pooled buffers, {pressed.Silo1} without");
@@ -124,7 +130,11 @@ public sealed class MemoryPressureTests(ScenarioLabFixture fixture, ITestOutputH
         Assert.True(committedAfter <= committedPressed, $"silo-1 kept {committedAfter} bytes committed after disable, {committedPressed} under pressure");
     }
 
-    private async Task<(double Silo1, double Silo2, double Heap1)> Gen2OverAsync()
+    /// <summary>
+    /// Gen2 collections of both silos over a window of <paramref name="window"/>, or, with <paramref name="until"/>, from then on
+    /// until silo-1 has run that many (at most <see cref="MaxWindow"/>); and silo-1's heap at the end.
+    /// </summary>
+    private async Task<(double Silo1, double Silo2, double Heap1, TimeSpan Window)> Gen2OverAsync(TimeSpan window, int? until = null)
     {
         async Task<(double, double)> ReadAsync()
         {
@@ -134,10 +144,18 @@ public sealed class MemoryPressureTests(ScenarioLabFixture fixture, ITestOutputH
         }
 
         var (start1, start2) = await ReadAsync();
-        await Task.Delay(Window);
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(window);
         var (end1, end2) = await ReadAsync();
+        while (until is { } count && end1 - start1 < count && clock.Elapsed < MaxWindow)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // past the scrape cache
+            (end1, end2) = await ReadAsync();
+        }
+
+        var elapsed = clock.Elapsed;
         var heap = (await fixture.ScrapeAsync("silo-1")).Sum("dotnet_gc_last_collection_heap_size_bytes");
-        return (end1 - start1, end2 - start2, heap);
+        return (end1 - start1, end2 - start2, heap, elapsed);
     }
 }
 

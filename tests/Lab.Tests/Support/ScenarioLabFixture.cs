@@ -240,6 +240,26 @@ public class ScenarioLabFixture : IAsyncLifetime
     public Task<List<ViewerSpan>> SettledTraceAsync(TestTrace trace, Func<List<ViewerSpan>, bool>? complete = null) =>
         (Viewer ?? throw new InvalidOperationException("This lab runs no telemetry viewer.")).SettledTraceAsync(trace.TraceId, complete);
 
+    /// <summary>
+    /// Waits until the viewer shows a request made now, down to its grain call in a silo: a test that floods the telemetry
+    /// pipeline (thousands of grain-call spans) calls it before it ends, so the next test's traces do not queue behind its
+    /// spans in the exporters and the viewer. Returns how long the pipeline took to catch up.
+    /// </summary>
+    public async Task<TimeSpan> TelemetryCaughtUpAsync(TimeSpan bound)
+    {
+        var viewer = Viewer ?? throw new InvalidOperationException("This lab runs no telemetry viewer.");
+        var clock = Stopwatch.StartNew();
+        var trace = new TestTrace();
+        var (status, body, _) = await GetAsync("/api/products/SKU-00001", trace);
+        if (status != HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"The marker read of the telemetry pipeline answered {(int)status}: {body}");
+        }
+
+        await viewer.SettledTraceAsync(trace.TraceId, found => found.Any(span => span.Service == "lab-silo"), bound);
+        return clock.Elapsed;
+    }
+
     public static async Task<JsonElement> GetJsonAsync(HttpClient http, string path)
     {
         using var document = JsonDocument.Parse(await http.GetStringAsync(path));
