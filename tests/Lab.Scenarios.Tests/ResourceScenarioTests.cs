@@ -100,6 +100,29 @@ public sealed class ResourceScenarioTests : IAsyncLifetime
         Assert.True(after - baseline < 8L << 20, $"heap still {(after - baseline) >> 20} MB above baseline after reset");
     }
 
+    [Fact]
+    public async Task Memory_leak_counts_one_injection_per_block_held_when_calls_race_for_the_last_blocks()
+    {
+        await EnableAsync("memory-leak", ("per-call", "1MB"), ("max", "8MB"), ("hook", "repository"));
+        using var injections = new Support.InjectionCounter();
+
+        // 64 calls at once for 8 blocks: many see room for the last block at the same time; only those that got one count.
+        using var start = new Barrier(8);
+        var workers = Enumerable.Range(0, 8).Select(_ => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait();
+            for (var i = 0; i < 8; i++)
+            {
+                ScenarioRuntime.InvokeAsync(new HookContext(HookPoint.Repository, Silo1) { RepositoryOperation = "orders.insert" }).AsTask().Wait();
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        await Task.WhenAll(workers);
+
+        Assert.Equal(8L << 20, MemoryLeakScenario.RetainedBytes("silo-1"));
+        Assert.Equal(8, injections.Of("memory-leak"));
+        await ResetAsync();
+    }
+
     private async Task EnableAsync(string name, params (string Key, string Value)[] parameters)
     {
         var result = await _core.EnableAsync(

@@ -47,11 +47,12 @@ public sealed class MemoryLeakScenario : Scenario
         && HookSelector.Matches(activation, ctx.Point)
         && RetainedBytes(ctx.Service.Name) + activation.GetBytes("per-call") <= Limit(ctx.Service.Name, activation);
 
-    public override ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct)
+    // The block is retained here, where the check against the cap and the retention are one step under the leak's lock:
+    // two calls that both saw room for the last block would otherwise both count as injections while only one is held.
+    public override bool TryClaim(HookContext ctx, ScenarioActivation activation)
     {
         var leak = Leaks.GetOrAdd(ctx.Service.Name, static _ => new Leak(long.MaxValue));
-        leak.Retain((int)activation.GetBytes("per-call"), Limit(ctx.Service.Name, activation));
-        return ValueTask.CompletedTask;
+        return leak.TryRetain((int)activation.GetBytes("per-call"), Limit(ctx.Service.Name, activation));
     }
 
     public override Task OnActivatedAsync(ScenarioActivation activation, ScenarioProcessContext process, CancellationToken ct)
@@ -97,19 +98,21 @@ public sealed class MemoryLeakScenario : Scenario
             }
         }
 
-        public void Retain(int size, long limit)
+        /// <summary>Keeps one more block of <paramref name="size"/> bytes, unless that would pass <paramref name="limit"/>.</summary>
+        public bool TryRetain(int size, long limit)
         {
             lock (_lock)
             {
                 if (_bytes + size > limit)
                 {
-                    return;
+                    return false;
                 }
 
                 var block = GC.AllocateUninitializedArray<byte>(size);
                 Array.Fill(block, (byte)1); // touch the pages, so the process's memory really grows
                 _blocks.Add(block);
                 Interlocked.Add(ref _bytes, size);
+                return true;
             }
         }
     }

@@ -14,12 +14,19 @@ public abstract class Scenario
     /// <summary>
     /// Will this call be perturbed? The default: the hook point is one of <see cref="ScenarioMeta.Targets"/>
     /// and the activation's <see cref="TargetFilter"/> matches. Override to add the scenario's own decision
-    /// (a time window, a rate drawn from <see cref="HookContext.Random"/>): the runtime counts every call for
-    /// which this returns true as an injection, then calls <see cref="ApplyAsync"/>. The target's
-    /// percentage is drawn by the runtime after this returns true.
+    /// (a time window, a rate drawn from <see cref="HookContext.Random"/>): the runtime draws the target's
+    /// percentage after this returns true, asks <see cref="TryClaim"/>, counts the call as an injection, then calls
+    /// <see cref="ApplyAsync"/>.
     /// </summary>
     public virtual bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         Meta.Targets.Contains(ctx.Point) && activation.Target.Matches(ctx);
+
+    /// <summary>
+    /// The last word before the runtime counts the injection, after the target's percentage was drawn: for a scenario whose
+    /// capacity concurrent calls share (a cap on what it retains), claim it here in one atomic step and return false when
+    /// another call took the last of it, so the injection counter counts exactly what the scenario did.
+    /// </summary>
+    public virtual bool TryClaim(HookContext ctx, ScenarioActivation activation) => true;
 
     /// <summary>Perturbs the real call: delay, throw, hold, or set one of the outcome fields of <paramref name="ctx"/>.</summary>
     public virtual ValueTask ApplyAsync(HookContext ctx, ScenarioActivation activation, CancellationToken ct) =>

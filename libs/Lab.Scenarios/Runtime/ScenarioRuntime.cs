@@ -251,6 +251,11 @@ public static class ScenarioRuntime
                     continue;
                 }
 
+                if (!e.Scenario.TryClaim(ctx, activation))
+                {
+                    continue;
+                }
+
                 ScenarioTelemetry.RecordInjection(ctx, activation);
                 ctx.MarkApplied(activation.Name);
                 // No ConfigureAwait(false): in a grain filter the continuation must stay on the grain's scheduler.
