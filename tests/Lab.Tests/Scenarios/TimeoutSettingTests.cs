@@ -71,8 +71,12 @@ public sealed class TimeoutTooShortTests(ScenarioLabFixture fixture, ITestOutput
 [Collection(ScenarioLabCollection.Name)]
 public sealed class TimeoutTooLongTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {
-    private const int Checkouts = 12;
-    private static readonly TimeSpan Delay = TimeSpan.FromSeconds(5);
+    // Payments' delay sits between the cure's attempt timeout (Resilience:PaymentsAttemptTimeout, 1 s) and the storefront's
+    // checkout budget (Resilience:CheckoutBudget, 10 s) with room on both sides: a held checkout has 6 s for the rest of its
+    // work on a busy machine (with 5 s and 12 checkouts at once, half of them ran past the budget at the start of a CI run),
+    // and a cured attempt that gives up at 1 s is well under half the delay.
+    private const int Checkouts = 6;
+    private static readonly TimeSpan Delay = TimeSpan.FromSeconds(4);
 
     [Fact]
     public async Task Timeout_too_long_holds_every_call_for_the_whole_slowness_and_the_cure_gives_up_early()
@@ -101,9 +105,9 @@ public sealed class TimeoutTooLongTests(ScenarioLabFixture fixture, ITestOutputH
         Assert.Equal(Checkouts, held.Count);
         Assert.All(held, a => Assert.True(a.Duration >= Delay / 2, $"a payments call was held only {a.Duration.TotalMilliseconds:0} ms"));
 
-        // The cure: every attempt gave up long before payments would have answered, and every checkout failed before it too.
+        // The cure: every attempt gave up long before payments would have answered, and every checkout failed for it (how long a
+        // checkout took is its retries of 1 s attempts and their backoff, not payments' delay: not compared with it).
         Assert.All(fast, c => Assert.True(c.Status == HttpStatusCode.BadGateway, $"cured checkout: {(int)c.Status} {c.Body}"));
-        Assert.All(fast, c => Assert.True(c.Latency < Delay, $"a cured checkout took {c.Latency.TotalMilliseconds:0} ms"));
         Assert.All(givenUp, a => Assert.True(a.Duration < Delay / 2, $"a cured payments attempt was held {a.Duration.TotalMilliseconds:0} ms"));
     }
 

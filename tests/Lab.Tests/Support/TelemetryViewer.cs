@@ -87,37 +87,50 @@ public sealed class TelemetryViewer(string baseUrl) : IDisposable
     // on a busy machine is waited for.
     private static readonly TimeSpan Stable = TimeSpan.FromSeconds(1);
 
-    private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(5) };
+    // A large trace on a starved machine can take the viewer seconds to serve: a read that runs out of this is no answer,
+    // not an empty trace.
+    private readonly HttpClient _http = new() { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(15) };
 
     /// <summary>
     /// The whole trace once every process has exported its part: read until two reads a second apart (five export intervals)
-    /// find the same spans, and <paramref name="complete"/> (when given) holds. Bounded by <paramref name="bound"/> (default 30 s).
+    /// find the same spans, and <paramref name="complete"/> (when given) holds. A read the viewer did not answer in time
+    /// counts neither way. Bounded by <paramref name="bound"/> (default 30 s) plus the read under way.
     /// </summary>
     public async Task<List<ViewerSpan>> SettledTraceAsync(string traceId, Func<List<ViewerSpan>, bool>? complete = null, TimeSpan? bound = null)
     {
         var limit = bound ?? TimeSpan.FromSeconds(30);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var last = await ReadTraceAsync(traceId);
+        var last = await TryReadTraceAsync(traceId);
+        var unanswered = last is null ? 1 : 0;
         while (true)
         {
             await Task.Delay(Stable);
-            var now = await ReadTraceAsync(traceId);
-            if (now.Count > 0 && now.Count == last.Count && (complete is null || complete(now)))
+            var now = await TryReadTraceAsync(traceId);
+            if (now is null)
+            {
+                unanswered++;
+            }
+            else if (now.Count > 0 && now.Count == last?.Count && (complete is null || complete(now)))
             {
                 return now;
             }
 
             if (clock.Elapsed > limit)
             {
-                throw new TimeoutException($"Trace {traceId} did not settle within {limit.TotalSeconds:0} s: {now.Count} spans, {last.Count} before" +
+                throw new TimeoutException($"Trace {traceId} did not settle within {limit.TotalSeconds:0} s: {now?.Count.ToString() ?? "no answer"} spans, " +
+                                           $"{last?.Count.ToString() ?? "no answer"} before, {unanswered} reads unanswered" +
                                            (complete is null ? "" : ", not yet complete"));
             }
 
-            last = now;
+            last = now ?? last;
         }
     }
 
-    public async Task<List<ViewerSpan>> ReadTraceAsync(string traceId)
+    /// <summary>The spans of <paramref name="traceId"/> the viewer holds now (none when it has not seen the trace or did not answer).</summary>
+    public async Task<List<ViewerSpan>> ReadTraceAsync(string traceId) => await TryReadTraceAsync(traceId) ?? [];
+
+    /// <summary>The spans the viewer holds now, or null when it did not answer within the client's timeout.</summary>
+    private async Task<List<ViewerSpan>?> TryReadTraceAsync(string traceId)
     {
         string json;
         try
@@ -132,7 +145,7 @@ public sealed class TelemetryViewer(string baseUrl) : IDisposable
         }
         catch (TaskCanceledException)
         {
-            return []; // a busy dashboard; the caller polls again
+            return null; // a busy viewer; the caller polls again
         }
 
         using var document = JsonDocument.Parse(json);
