@@ -44,8 +44,7 @@ public sealed class MemoryLeakScenario : Scenario
 
     public override bool IsApplicable(HookContext ctx, ScenarioActivation activation) =>
         base.IsApplicable(ctx, activation)
-        && HookSelector.Matches(activation, ctx.Point)
-        && RetainedBytes(ctx.Service.Name) + activation.GetBytes("per-call") <= Limit(ctx.Service.Name, activation);
+        && HookSelector.Matches(activation, ctx.Point);
 
     // The block is retained here, where the check against the cap and the retention are one step under the leak's lock:
     // two calls that both saw room for the last block would otherwise both count as injections while only one is held.
@@ -101,6 +100,11 @@ public sealed class MemoryLeakScenario : Scenario
         /// <summary>Keeps one more block of <paramref name="size"/> bytes, unless that would pass <paramref name="limit"/>.</summary>
         public bool TryRetain(int size, long limit)
         {
+            if (Bytes + size > limit)
+            {
+                return false; // full: no lock for the calls after the cap
+            }
+
             lock (_lock)
             {
                 if (_bytes + size > limit)

@@ -90,9 +90,9 @@ public sealed class ThreadPoolExhaustionTests(ScenarioLabFixture fixture, ITestO
 [Collection(ScenarioLabCollection.Name)]
 public sealed class MemoryPressureTests(ScenarioLabFixture fixture, ITestOutputHelper output)
 {
-    // The window under pressure ends once silo-1 has run this many gen2 collections (the collector's budget for the large
-    // object heap adapts, and a busy machine allocates more slowly, so a fixed window would count anything from 4 to 20);
-    // the pooled window and silo-2's count are taken over a window as long.
+    // The window under pressure lasts until silo-1 has run this many gen2 collections (the collector's budget for the large
+    // object heap adapts, and a busy machine allocates more slowly, so a fixed window would count anything from 4 to 20); it
+    // only sizes the window: silo-2's count and the pooled window are taken over the same length and compared with it.
     private const int PressedCollections = 8;
     private static readonly TimeSpan MinWindow = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan MaxWindow = TimeSpan.FromSeconds(30);
@@ -120,7 +120,6 @@ public sealed class MemoryPressureTests(ScenarioLabFixture fixture, ITestOutputH
 
         // Under pressure the targeted silo collects gen2 far more often than the other silo over the same window; pooled, the
         // same work collects far less (compared within this run, window against window of the same length).
-        Assert.True(pressed.Silo1 >= PressedCollections, $"silo-1 ran only {pressed.Silo1} gen2 collections in {MaxWindow.TotalSeconds:0} s under pressure");
         Assert.True(pressed.Silo1 >= pressed.Silo2 + 5, $"silo-1 ran {pressed.Silo1} gen2 collections under pressure, silo-2 {pressed.Silo2}");
         Assert.True(pressed.Silo1 >= 3 * Math.Max(1, pressed.Silo2), $"silo-2 collected as often ({pressed.Silo2}) as the targeted silo-1 ({pressed.Silo1})");
         Assert.True(cured.Silo1 < pressed.Silo1 / 2, $"silo-1 still ran {cured.Silo1} gen2 collections with pooled buffers, {pressed.Silo1} without");

@@ -126,10 +126,7 @@ public sealed class TelemetryViewer(string baseUrl) : IDisposable
         }
     }
 
-    /// <summary>The spans of <paramref name="traceId"/> the viewer holds now (none when it has not seen the trace or did not answer).</summary>
-    public async Task<List<ViewerSpan>> ReadTraceAsync(string traceId) => await TryReadTraceAsync(traceId) ?? [];
-
-    /// <summary>The spans the viewer holds now, or null when it did not answer within the client's timeout.</summary>
+    /// <summary>The spans the viewer holds now (none when it has not seen the trace), or null when it did not answer within the client's timeout.</summary>
     private async Task<List<ViewerSpan>?> TryReadTraceAsync(string traceId)
     {
         string json;
